@@ -1,0 +1,74 @@
+"""customer_360: landing files -> raw -> staging -> stitching -> marts -> analytics -> dq_gate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.exceptions import AirflowFailException
+from airflow.sdk import DAG, TaskGroup, task
+
+from include import settings, tasks
+from include.contracts import load_sources
+from include.dag_params import dag_params
+from include.dbt_layers import layer_task_group
+from include.dq_gate import GateFailed
+from include.pipeline_config import load_pipeline_config
+
+DOC_MD = """
+### customer_360 — what runs and where to look when it fails
+
+1. **prepare_sources** resolves the landing directory (param `source_dir`; empty → synthetic data).
+2. **load_sources.<source>** loads each source's CSV/Parquet files into `raw.<source>`. Rows that
+   break the contract go to `audit.rejected_rows` with the reason; counts per file in
+   `audit.load_batches` (`rows_read = rows_loaded + rows_rejected`).
+3. **staging → stitching → marts → analytics**: one Cosmos task group per dbt layer; a `.run` task
+   per model (retried per `include/pipeline.yml`) and a `.test` task after it (never retried).
+   Every dbt result is kept in `audit.dbt_results` (filter on `airflow_run_id`).
+4. **dq_gate** writes one row per check to `audit.dq_gate_results` and fails the run on any `fail`;
+   its log ends with the table of every check.
+
+On-call: the failed task's group is the layer; its log names the model or test. Identity merges:
+`stitching.user_id_stitcher` (who is in a profile) and `stitching.excluded_ids` (who was kept out).
+"""
+
+CONFIG = load_pipeline_config()
+
+with DAG(
+    dag_id="customer_360",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    params=dag_params(),
+    default_args={"owner": "data-platform"},
+    tags=["customer-360", "dbt", "cosmos", "identity-stitching"],
+    doc_md=DOC_MD,
+) as dag:
+
+    @task
+    def prepare_sources(params: dict | None = None) -> str:
+        return tasks.prepare(params)
+
+    @task(pool=settings.DUCKDB_POOL, retries=CONFIG.loads.retries, retry_delay=CONFIG.loads.retry_delay)
+    def load(source_name: str, source_dir: str, run_id: str | None = None) -> list[dict]:
+        return tasks.load(source_name, source_dir, run_id)
+
+    @task(pool=settings.DUCKDB_POOL, retries=0)
+    def dq_gate(run_id: str | None = None) -> str:
+        try:
+            return tasks.gate(run_id)
+        except GateFailed as exc:
+            # The data will not change by retrying: fail at once.
+            raise AirflowFailException(str(exc)) from exc
+
+    source_dir = prepare_sources()
+    with TaskGroup("load_sources") as load_sources_group:
+        for name in load_sources():
+            load.override(task_id=name)(name, source_dir)
+
+    upstream = load_sources_group
+    for layer in CONFIG.layers:
+        group = layer_task_group(layer)
+        upstream >> group
+        upstream = group
+    upstream >> dq_gate()

@@ -1,0 +1,38 @@
+{#- Both SDKs land the same columns; one definition stages either. -#}
+{% macro stage_identifies(source_table, sdk) %}
+with source as (
+
+    select * from {{ source('rudderstack', source_table) }}
+
+),
+
+renamed as (
+
+    select
+        id as event_id,
+        '{{ sdk }}' as source_sdk,
+        {{ clean_id('anonymous_id') }} as anonymous_id,
+        {{ clean_id('user_id') }} as user_id,
+        timestamp as event_at,
+        received_at,
+        nullif(trim(context_traits_email), '') as email,
+        nullif(trim(context_library_name), '') as library_name,
+        _file_name as landed_file_name,
+        _row_number as landed_row_number
+    from source
+
+),
+
+-- The loader quarantines an event id carrying different values; what repeats here is the
+-- same event delivered twice (at-least-once delivery), and one copy is kept.
+final as (
+
+    select * from renamed
+    qualify row_number() over (
+        partition by event_id order by landed_file_name desc, landed_row_number desc
+    ) = 1
+
+)
+
+select * from final
+{% endmacro %}

@@ -1,0 +1,7 @@
+{#- Primary-key test for a composite key: no two rows share the combination of columns. -#}
+{% test unique_combination(model, columns) %}
+select {{ columns | join(', ') }}, count(*) as occurrences
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}

@@ -1,0 +1,1 @@
+{{ stage_identifies('identifies_js', 'js') }}

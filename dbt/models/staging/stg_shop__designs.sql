@@ -1,0 +1,29 @@
+with source as (
+
+    select * from {{ source('shop', 'designs') }}
+
+),
+
+renamed as (
+
+    select
+        trim(design_id) as design_id,
+        nullif(trim(designer_id), '') as designer_id,
+        nullif(lower(trim(theme)), '') as theme,
+        nullif(lower(trim(theme_genre)), '') as theme_genre,
+        _file_name as landed_file_name,
+        _row_number as landed_row_number
+    from source
+
+),
+
+final as (
+
+    select * from renamed
+    qualify row_number() over (
+        partition by design_id order by landed_file_name desc, landed_row_number desc
+    ) = 1
+
+)
+
+select * from final

@@ -1,0 +1,34 @@
+with source as (
+
+    select * from {{ source('shop', 'order_items') }}
+
+),
+
+renamed as (
+
+    select
+        trim(order_item_id) as order_item_id,
+        trim(order_id) as order_id,
+        trim(product_id) as product_id,
+        nullif(trim(design_id), '') as design_id,
+        quantity,
+        unit_price_usd,
+        _file_name as landed_file_name,
+        _row_number as landed_row_number
+    from source
+
+),
+
+final as (
+
+    select
+        *,
+        quantity * unit_price_usd as line_amount_usd
+    from renamed
+    qualify row_number() over (
+        partition by order_item_id order by landed_file_name desc, landed_row_number desc
+    ) = 1
+
+)
+
+select * from final

@@ -1,0 +1,36 @@
+with source as (
+
+    select * from {{ source('shop', 'orders') }}
+
+),
+
+renamed as (
+
+    select
+        trim(order_id) as order_id,
+        {{ clean_id('user_id') }} as user_id,
+        lower(trim(status)) as status,
+        ordered_at,
+        revenue_usd,
+        subtotal_usd,
+        coalesce(refund_amount_usd, 0) as refund_amount_usd,
+        nullif(trim(coupon_code), '') as coupon_code,
+        _file_name as landed_file_name,
+        _row_number as landed_row_number
+    from source
+
+),
+
+final as (
+
+    select
+        *,
+        coupon_code is not null as has_coupon
+    from renamed
+    qualify row_number() over (
+        partition by order_id order by landed_file_name desc, landed_row_number desc
+    ) = 1
+
+)
+
+select * from final

@@ -1,0 +1,37 @@
+"""The customer_360 run parameters with JSON schemas, so the trigger form and the API refuse a bad
+value before any task runs."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+from include import settings
+
+
+def dag_params() -> dict[str, Param]:
+    return {
+        "source_dir": Param(
+            settings.default_source_dir(),
+            type="string",
+            maxLength=4096,
+            description="Landing directory (one sub-folder per source). Empty: generate synthetic data.",
+        ),
+        "num_customers": Param(
+            500, type="integer", minimum=10, maximum=5_000_000,
+            description="Scale of the synthetic data (used only when source_dir is empty).",
+        ),
+        "seed": Param(42, type="integer", minimum=0, maximum=2**31 - 1, description="Seed of the synthetic data."),
+        "full_refresh": Param(False, type="boolean", description="Rebuild incremental models from scratch."),
+        "reference_date": Param(
+            None, type=["null", "string"], format="date",
+            description="Date recency features are computed against (YYYY-MM-DD). Empty: the run's logical date.",
+        ),
+        "stitch_max_user_ids_per_anonymous_id": Param(
+            5, type="integer", minimum=1, maximum=10_000,
+            description="An anonymous_id linked to more distinct user_ids is a super-connector and is excluded.",
+        ),
+        "stitch_max_anonymous_ids_per_user_id": Param(
+            100, type="integer", minimum=1, maximum=1_000_000,
+            description="A user_id linked to more distinct anonymous_ids is a shared account and is excluded.",
+        ),
+    }

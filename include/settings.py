@@ -1,0 +1,43 @@
+"""Where things are: every path and environment-driven setting of the project, read lazily."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# A different dbt project (tests inject a failing model into a copy) is chosen by environment.
+DBT_PROJECT_DIR = Path(os.environ.get("C360_DBT_PROJECT_DIR") or PROJECT_ROOT / "dbt").resolve()
+DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+PIPELINE_CONFIG = PROJECT_ROOT / "include" / "pipeline.yml"
+DATA_DIR = PROJECT_ROOT / "data"
+
+# The shared contracts are the law; the vendored copy in include/contracts serves where ../shared is
+# absent (a Docker image). tests/test_contracts.py keeps the two identical.
+_SHARED_CONTRACTS = PROJECT_ROOT.parent / "shared" / "contracts"
+_VENDORED_CONTRACTS = PROJECT_ROOT / "include" / "contracts"
+
+DUCKDB_POOL = "duckdb"
+
+
+def contracts_dir() -> Path:
+    explicit = os.environ.get("C360_CONTRACTS_DIR")
+    if explicit:
+        return Path(explicit)
+    return _SHARED_CONTRACTS if _SHARED_CONTRACTS.is_dir() else _VENDORED_CONTRACTS
+
+
+def duckdb_path() -> Path:
+    """The warehouse file: $C360_DUCKDB_PATH, else a git-ignored file inside the project."""
+    explicit = os.environ.get("C360_DUCKDB_PATH")
+    return Path(explicit).expanduser().resolve() if explicit else PROJECT_ROOT / "warehouse" / "c360.duckdb"
+
+
+def default_source_dir() -> str:
+    """The landing directory a run reads when none is given; empty means 'generate synthetic data'."""
+    return os.environ.get("C360_SOURCE_DIR", "")
+
+
+def target_name() -> str:
+    """Which warehouse the DAG builds: duckdb (embedded default) or snowflake (production)."""
+    return os.environ.get("C360_TARGET", "duckdb")
