@@ -34,7 +34,7 @@ def latest_run() -> dict:
         [AIRFLOW, "dags", "list-runs", "customer_360", "-o", "json"],
         check=True, capture_output=True, text=True,
     ).stdout
-    runs = json.loads(out[out.index("["):])
+    runs = json.loads(next(line for line in out.splitlines() if line.startswith("[")))
     return max(runs, key=lambda r: r.get("start_date") or "")
 
 

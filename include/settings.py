@@ -9,7 +9,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # A different dbt project (tests inject a failing model into a copy) is chosen by environment.
 DBT_PROJECT_DIR = Path(os.environ.get("C360_DBT_PROJECT_DIR") or PROJECT_ROOT / "dbt").resolve()
 DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
-PIPELINE_CONFIG = PROJECT_ROOT / "include" / "pipeline.yml"
+PIPELINE_CONFIG = Path(os.environ.get("C360_PIPELINE_CONFIG") or PROJECT_ROOT / "include" / "pipeline.yml")
 DATA_DIR = PROJECT_ROOT / "data"
 
 # The shared contracts are the law; the vendored copy in include/contracts serves where ../shared is

@@ -23,7 +23,7 @@ def connect(path: Path | None = None, read_only: bool = False) -> Iterator[duckd
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only, config={"TimeZone": "UTC"})
+        con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -33,6 +33,8 @@ def connect(path: Path | None = None, read_only: bool = False) -> Iterator[duckd
             ) from exc
         raise WarehouseUnavailable(f"cannot open warehouse {path}: {text}") from exc
     try:
+        # Set after connecting: as a connect option DuckDB would need to autoload ICU first.
+        con.execute("set TimeZone = 'UTC'")
         yield con
     finally:
         con.close()

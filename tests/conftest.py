@@ -58,8 +58,8 @@ def run_airflow(env: dict[str, str], *args: str, timeout: int = 900) -> subproce
 
 
 def _json_tail(text: str) -> list | dict:
-    start = min(i for i in (text.find("["), text.find("{")) if i >= 0)
-    return json.loads(text[start:])
+    """The JSON document of an `airflow ... -o json` call, past any log lines before it."""
+    return json.loads(next(line for line in text.splitlines() if line.startswith(("[", "{"))))
 
 
 def run_dag(env: dict[str, str], conf: dict, timeout: int = 1200) -> DagRunResult:

@@ -39,5 +39,7 @@
                 ){{ "," if not loop.last }}
             {% endfor %}
         {%- endcall %}
+        {#- Project hooks run inside the adapter's transaction; without this the rows vanish. -#}
+        {% do adapter.commit() %}
     {%- endif -%}
 {% endmacro %}

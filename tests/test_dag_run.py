@@ -1,0 +1,85 @@
+"""customer_360 run for real: `airflow dags test` drives Cosmos, dbt and DuckDB end to end."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_ROOT, airflow_env, run_airflow, run_dag
+
+pytestmark = pytest.mark.slow
+
+OUTPUTS = yaml.safe_load((PROJECT_ROOT.parent / "shared" / "contracts" / "outputs.yml").read_text())["tables"]
+LAYERS = ("staging", "stitching", "marts", "analytics")
+
+
+def _group(task_id: str) -> str:
+    return task_id.split(".", 1)[0]
+
+
+def test_whole_dag_succeeds_and_fills_the_contract_tables(airflow_home: Path, small_landing: Path,
+                                                          tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    result = run_dag(airflow_env(airflow_home, warehouse), {"source_dir": str(small_landing)})
+
+    assert result.state == "success", result.output[-8000:]
+    assert result.returncode == 0
+    failed = {t: s for t, s in result.task_states.items() if s != "success"}
+    assert not failed, failed
+    assert {_group(t) for t in result.task_states} >= {"load_sources", *LAYERS, "dq_gate"}
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for table, spec in OUTPUTS.items():
+            columns = {r[0] for r in con.execute(f"select column_name from (describe {table})").fetchall()}
+            assert set(spec["columns"]) <= columns, f"{table} lacks {set(spec['columns']) - columns}"
+            if table != "audit.rejected_rows":  # generated data is clean
+                assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
+        unbalanced = con.execute(
+            "select count(*) from audit.load_batches where rows_read <> rows_loaded + rows_rejected").fetchone()[0]
+        assert unbalanced == 0
+        gate = dict(con.execute("select check_name, status from audit.dq_gate_results where run_id = $r",
+                                {"r": result.run_id}).fetchall())
+        assert gate and "fail" not in gate.values(), gate
+        assert gate["dbt_tests"] in ("pass", "warn")
+
+
+def test_a_failing_model_stops_the_run_before_later_layers_and_the_gate(
+    airflow_home: Path, small_landing: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "dbt"
+    shutil.copytree(PROJECT_ROOT / "dbt", project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "models" / "marts" / "zz_injected_failure.sql").write_text(
+        "select error('injected failure for the test') as boom\n"
+    )
+    subprocess.run([str(Path(sys.executable).parent / "dbt"), "parse", "--profiles-dir", ".", "--quiet"],
+                   cwd=project, check=True)
+    config = yaml.safe_load((PROJECT_ROOT / "include" / "pipeline.yml").read_text())
+    for layer in config["layers"].values():
+        layer["retry_delay_seconds"] = 1
+    config_path = tmp_path / "pipeline.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    env = airflow_env(airflow_home, tmp_path / "warehouse.duckdb", C360_DBT_PROJECT_DIR=str(project),
+                      C360_PIPELINE_CONFIG=str(config_path))
+
+    result = run_dag(env, {"source_dir": str(small_landing)})
+
+    assert result.state == "failed"
+    assert result.task_states["marts.zz_injected_failure.run"] == "failed"
+    later = {t: s for t, s in result.task_states.items() if _group(t) in ("analytics", "dq_gate")}
+    assert later and all(s in ("upstream_failed", None) for s in later.values()), later
+    assert all(s == "success" for t, s in result.task_states.items() if _group(t) in ("load_sources", "staging"))
+
+
+def test_an_invalid_param_is_refused_before_any_task_runs(airflow_home: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    env = airflow_env(airflow_home, warehouse)
+    proc = run_airflow(env, "dags", "test", "customer_360", "-c", '{"num_customers": -5}')
+    assert proc.returncode != 0
+    assert "num_customers" in proc.stdout + proc.stderr
+    assert not warehouse.exists()
