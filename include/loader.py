@@ -37,6 +37,15 @@ create table if not exists audit.rejected_rows (
 """
 
 
+# Characters a blank or padded value may be made of: space, tab, newlines, vertical tab, form feed
+# and no-break space (plain trim() removes spaces only).
+WHITESPACE = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160)"
+
+
+def _trim(ref: str) -> str:
+    return f"trim({ref}, {WHITESPACE})"
+
+
 class LoadError(Exception):
     """A source cannot be loaded at all (missing directory, file without a required column)."""
 
@@ -53,10 +62,6 @@ class FileResult:
 def q(identifier: str) -> str:
     """Quote an identifier that comes from a file header or the contract, never from a user."""
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def data_files(source_dir: Path) -> list[Path]:
-    return sorted(p for p in source_dir.iterdir() if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
 
 
 def _read_to_text_table(con: duckdb.DuckDBPyConnection, path: Path) -> int:
@@ -97,14 +102,14 @@ def _typed(col: Column, ref: str) -> str:
         return ref
     if col.type == "timestamp":
         # The session time zone is UTC, so a value without an offset is read as UTC.
-        return f"try_cast(trim({ref}) as timestamptz)::timestamp"
-    return f"try_cast(trim({ref}) as {col.duckdb_type})"
+        return f"try_cast({_trim(ref)} as timestamptz)::timestamp"
+    return f"try_cast({_trim(ref)} as {col.duckdb_type})"
 
 
 def _checks(col: Column, ref: str) -> list[str]:
     """SQL expressions that yield a reason when the value breaks the contract, else null."""
     shown = f"left({ref}, 200)"
-    blank = f"nullif(trim({ref}), '') is null"
+    blank = f"nullif({_trim(ref)}, '') is null"
     checks = []
     if col.required:
         checks.append(f"case when {blank} then 'missing required value in {col.name}' end")
@@ -116,7 +121,7 @@ def _checks(col: Column, ref: str) -> list[str]:
     if col.accepted_values:
         allowed = ", ".join("'" + v.replace("'", "''") + "'" for v in col.accepted_values)
         checks.append(
-            f"case when not ({blank}) and lower(trim({ref})) not in ({allowed}) "
+            f"case when not ({blank}) and lower({_trim(ref)}) not in ({allowed}) "
             f"then '{col.name} not in accepted values: ' || {shown} end"
         )
     if col.min_value is not None:
@@ -170,7 +175,8 @@ def _quarantine_conflicting_duplicates(con: duckdb.DuckDBPyConnection, source: S
     Exact duplicates (same contract values) stay for staging to collapse; a row that carries the same
     key with other values is quarantined, so nothing is lost and the winner is deterministic.
     """
-    pk = q(source.primary_key)
+    # Keys compare as staging will see them: surrounding whitespace does not make a new key.
+    pk = _trim(q(source.primary_key))
     content = ", ".join(q(c) for c in source.column_names)
     con.execute(
         f"""
@@ -205,15 +211,16 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Source, source_dir: Path
     folder = Path(source_dir) / source.name
     if not folder.is_dir():
         raise LoadError(f"source {source.name!r}: landing directory {folder} does not exist")
-    files = data_files(folder)
-    others = sorted(p.name for p in folder.iterdir() if p.is_file() and p not in files and not p.name.startswith("."))
-    if others:
-        log.warning("source %s: ignoring files that are not CSV or Parquet: %s", source.name, ", ".join(others))
+    # Hidden files are writers' work in progress (e.g. a generator's .part-*.tmp); everything else
+    # is accounted for, loaded or quarantined.
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
     table = f"raw.{q(source.name)}"
     now = datetime.now(UTC).replace(tzinfo=None)
     con.execute("set TimeZone = 'UTC'")
     con.execute(AUDIT_DDL)
+    # Probed before the transaction: a failed statement would abort it.
+    unreadable = {path: _unreadable(con, path) for path in files}
     con.execute("begin transaction")
     try:
         columns = ", ".join(f"{q(c.name)} {c.duckdb_type}" for c in source.columns)
@@ -225,7 +232,10 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Source, source_dir: Path
                     "reason varchar, raw_record varchar)")
         read_counts: dict[str, int] = {}
         for path in files:
-            read_counts[path.name] = _load_file(con, source, path, table, {"run_id": run_id, "now": now})
+            if unreadable[path]:
+                read_counts[path.name] = _quarantine_file(con, path, unreadable[path])
+            else:
+                read_counts[path.name] = _load_file(con, source, path, table, {"run_id": run_id, "now": now})
         _quarantine_conflicting_duplicates(con, source, table)
         con.execute("insert into _rejected select * from _conflicts")
 
@@ -244,10 +254,13 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Source, source_dir: Path
                 {"f": name},
             ).fetchone()
             results.append(FileResult(source.name, name, rows_read, loaded, rejected))
-        con.executemany(
-            "insert into audit.load_batches values (?, ?, ?, ?, ?, ?, ?)",
-            [(run_id, r.source, r.file_name, r.rows_read, r.rows_loaded, r.rows_rejected, now) for r in results],
-        )
+        if results:
+            con.executemany(
+                "insert into audit.load_batches values (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, r.source, r.file_name, r.rows_read, r.rows_loaded, r.rows_rejected, now) for r in results],
+            )
+        else:
+            log.warning("source %s: no files in %s; raw.%s is empty", source.name, folder, source.name)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -258,11 +271,35 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Source, source_dir: Path
     return results
 
 
+def _unreadable(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
+    """Why a file cannot be read as a data file at all, or None when it can."""
+    if path.suffix.lower() not in DATA_SUFFIXES:
+        return f"unsupported file type {path.suffix or '(no extension)'}: only .csv and .parquet files are loaded"
+    if path.suffix.lower() == ".parquet":
+        try:
+            con.execute("select count(*) from parquet_metadata($p)", {"p": str(path)})
+        except duckdb.Error as exc:
+            return f"not a readable Parquet file: {str(exc).splitlines()[0]}"
+    return None
+
+
+def _quarantine_file(con: duckdb.DuckDBPyConnection, path: Path, reason: str) -> int:
+    """A file that is not data at all counts as one rejected record (row 0) holding its first bytes."""
+    with path.open("rb") as handle:
+        head = handle.read(1000).decode("utf-8", errors="replace")
+    con.execute("insert into _rejected values ($f, 0, $reason, $raw)", {"f": path.name, "reason": reason, "raw": head})
+    log.warning("%s: %s", path, reason)
+    return 1
+
+
 def _load_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path, table: str, stamp: dict) -> int:
     """Append one file's good rows to the raw table and its bad ones to _rejected; returns rows read."""
     if path.stat().st_size == 0:
         return 0
-    rows_read = _read_to_text_table(con, path)
+    try:
+        rows_read = _read_to_text_table(con, path)
+    except duckdb.Error as exc:
+        raise LoadError(f"source {source.name!r}: file {path.name!r} cannot be read: {exc}") from exc
     header = [row[0] for row in con.execute("select column_name from (describe _in)").fetchall()]
     _check_header(source, path, header)
     con.execute(

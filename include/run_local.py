@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from include import settings
+from include.warehouse import connect
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
-from include.warehouse import connect
 
 # The contract tables (shared/contracts/outputs.yml) and the other tables people read first.
 SUMMARY_TABLES = (

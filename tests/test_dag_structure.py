@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -53,7 +54,7 @@ def test_layers_run_in_order_then_gate(dag) -> None:
     groups = {_group_of(t.task_id) for t in dag.tasks}
     assert set(LAYERS) <= groups
     order = ["load_sources", *LAYERS, "dq_gate"]
-    for earlier, later in zip(order, order[1:], strict=False):
+    for earlier, later in itertools.pairwise(order):
         later_roots = [t for t in dag.tasks if _group_of(t.task_id) == later]
         assert later_roots, f"no tasks in {later}"
         # Every task of a layer runs after every task of the layer before it.

@@ -15,8 +15,8 @@ renamed as (
         {{ clean_id('user_id') }} as user_id,
         timestamp as event_at,
         received_at,
-        nullif(trim(context_traits_email), '') as email,
-        nullif(trim(context_library_name), '') as library_name,
+        {{ clean_string('context_traits_email') }} as email,
+        {{ clean_string('context_library_name') }} as library_name,
         _file_name as landed_file_name,
         _row_number as landed_row_number
     from source

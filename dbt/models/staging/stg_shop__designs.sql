@@ -7,10 +7,10 @@ with source as (
 renamed as (
 
     select
-        trim(design_id) as design_id,
-        nullif(trim(designer_id), '') as designer_id,
-        nullif(lower(trim(theme)), '') as theme,
-        nullif(lower(trim(theme_genre)), '') as theme_genre,
+        {{ clean_id('design_id') }} as design_id,
+        {{ clean_id('designer_id') }} as designer_id,
+        lower({{ clean_string('theme') }}) as theme,
+        lower({{ clean_string('theme_genre') }}) as theme_genre,
         _file_name as landed_file_name,
         _row_number as landed_row_number
     from source

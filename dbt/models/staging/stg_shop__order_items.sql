@@ -7,10 +7,10 @@ with source as (
 renamed as (
 
     select
-        trim(order_item_id) as order_item_id,
-        trim(order_id) as order_id,
-        trim(product_id) as product_id,
-        nullif(trim(design_id), '') as design_id,
+        {{ clean_id('order_item_id') }} as order_item_id,
+        {{ clean_id('order_id') }} as order_id,
+        {{ clean_id('product_id') }} as product_id,
+        {{ clean_id('design_id') }} as design_id,
         quantity,
         unit_price_usd,
         _file_name as landed_file_name,

@@ -7,14 +7,14 @@ with source as (
 renamed as (
 
     select
-        trim(order_id) as order_id,
+        {{ clean_id('order_id') }} as order_id,
         {{ clean_id('user_id') }} as user_id,
-        lower(trim(status)) as status,
+        lower({{ clean_string('status') }}) as status,
         ordered_at,
         revenue_usd,
         subtotal_usd,
         coalesce(refund_amount_usd, 0) as refund_amount_usd,
-        nullif(trim(coupon_code), '') as coupon_code,
+        {{ clean_string('coupon_code') }} as coupon_code,
         _file_name as landed_file_name,
         _row_number as landed_row_number
     from source

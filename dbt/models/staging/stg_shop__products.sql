@@ -7,12 +7,12 @@ with source as (
 renamed as (
 
     select
-        trim(product_id) as product_id,
-        nullif(trim(product_name), '') as product_name,
-        nullif(lower(trim(product_style)), '') as product_style,
-        nullif(lower(trim(product_color)), '') as product_color,
-        nullif(lower(trim(canvas_group)), '') as canvas_group,
-        coalesce(is_apparel, lower(trim(canvas_group)) = 'apparel') as is_apparel,
+        {{ clean_id('product_id') }} as product_id,
+        {{ clean_string('product_name') }} as product_name,
+        lower({{ clean_string('product_style') }}) as product_style,
+        lower({{ clean_string('product_color') }}) as product_color,
+        lower({{ clean_string('canvas_group') }}) as canvas_group,
+        coalesce(is_apparel, lower({{ clean_string('canvas_group') }}) = 'apparel') as is_apparel,
         _file_name as landed_file_name,
         _row_number as landed_row_number
     from source
