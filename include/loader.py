@@ -98,36 +98,49 @@ def _read_to_text_table(con: duckdb.DuckDBPyConnection, path: Path) -> int:
 
 
 def _typed(col: Column, ref: str) -> str:
+    """The value cast to the contract type, or null. The plain cast is tried first: trimming a whole
+    column with a character set costs four times a cast, and padded values are rare."""
     if col.type == "string":
         return ref
-    if col.type == "timestamp":
-        # The session time zone is UTC, so a value without an offset is read as UTC.
-        return f"try_cast({_trim(ref)} as timestamptz)::timestamp"
-    return f"try_cast({_trim(ref)} as {col.duckdb_type})"
+    # The session time zone is UTC, so a timestamp without an offset is read as UTC.
+    target = "timestamptz" if col.type == "timestamp" else col.duckdb_type
+    cast = f"coalesce(try_cast({ref} as {target}), try_cast({_trim(ref)} as {target}))"
+    return f"{cast}::timestamp" if col.type == "timestamp" else cast
+
+
+def _blank(ref: str) -> str:
+    # Only a value that starts with whitespace can be all whitespace: trim just those. Every ASCII
+    # whitespace character sorts before '!', so one comparison finds them (and '').
+    return f"({ref} is null or (({ref} < '!' or starts_with({ref}, chr(160))) and {_trim(ref)} = ''))"
+
+
+def _typed_alias(col: Column) -> str:
+    return q(f"__typed_{col.name}")
 
 
 def _checks(col: Column, ref: str) -> list[str]:
-    """SQL expressions that yield a reason when the value breaks the contract, else null."""
+    """SQL expressions that yield a reason when the value breaks the contract, else null; `ref` is the
+    text as read, _typed_alias(col) the value already cast."""
     shown = f"left({ref}, 200)"
-    blank = f"nullif({_trim(ref)}, '') is null"
+    typed = _typed_alias(col)
     checks = []
     if col.required:
-        checks.append(f"case when {blank} then 'missing required value in {col.name}' end")
+        checks.append(f"case when {_blank(ref)} then 'missing required value in {col.name}' end")
     if col.type != "string":
         checks.append(
-            f"case when not ({blank}) and {_typed(col, ref)} is null "
+            f"case when {typed} is null and not {_blank(ref)} "
             f"then 'unparsable {col.type} in {col.name}: ' || {shown} end"
         )
     if col.accepted_values:
         allowed = ", ".join("'" + v.replace("'", "''") + "'" for v in col.accepted_values)
         checks.append(
-            f"case when not ({blank}) and lower({_trim(ref)}) not in ({allowed}) "
+            f"case when lower({ref}) not in ({allowed}) and not {_blank(ref)} "
+            f"and lower({_trim(ref)}) not in ({allowed}) "
             f"then '{col.name} not in accepted values: ' || {shown} end"
         )
     if col.min_value is not None:
         checks.append(
-            f"case when {_typed(col, ref)} < {col.min_value} "
-            f"then '{col.name} below minimum {col.min_value}: ' || {shown} end"
+            f"case when {typed} < {col.min_value} then '{col.name} below minimum {col.min_value}: ' || {shown} end"
         )
     return checks
 
@@ -141,31 +154,43 @@ def _check_header(source: Source, path: Path, header: list[str]) -> None:
         )
 
 
-def _checked_select(source: Source, header: list[str]) -> str:
+def _checked_select(source: Source, header: list[str], any_rejects: bool) -> str:
     """One row per record of _in: typed contract columns, extra columns as text, reason, row number."""
     present = [c for c in source.columns if c.name in header]
     absent = [c for c in source.columns if c.name not in header]
     extras = [h for h in header if h not in source.column_names]
-    typed = [f"{_typed(c, q(c.name))} as {q(c.name)}" for c in present]
-    typed += [f"null::{c.duckdb_type} as {q(c.name)}" for c in absent]
-    typed += [q(h) for h in extras]
+    casts = [f"{_typed(c, q(c.name))} as {_typed_alias(c)}" for c in present if c.type != "string"]
+    columns = [f"{_typed_alias(c) if c.type != 'string' else q(c.name)} as {q(c.name)}" for c in present]
+    columns += [f"null::{c.duckdb_type} as {q(c.name)}" for c in absent]
+    columns += [q(h) for h in extras]
     checks = [chk for c in present for chk in _checks(c, q(c.name))]
     reason = f"nullif(concat_ws('; ', {', '.join(checks)}), '')" if checks else "null::varchar"
     record = "to_json(struct_pack(" + ", ".join(f"{q(h)} := {q(h)}" for h in header) + "))::varchar"
     # Records DuckDB could not parse are not in _in; a kept record's number in the file is its
     # position among kept records plus the rejected records that precede it.
+    if any_rejects:
+        row_number, rejects_join = "_ordinal + coalesce(rejects_before, 0)", (
+            "asof left join rejected on checked._ordinal > rejected.kept_before")
+    else:
+        row_number, rejects_join = "_ordinal", ""
     return f"""
         with rejected as (
-            select data_row - row_number() over (order by data_row) as kept_before from _rejects
+            select data_row - row_number() over (order by data_row) as kept_before,
+                   row_number() over (order by data_row) as rejects_before
+            from _rejects
+        ),
+        typed as (
+            select *, {", ".join([*casts, "rowid - (select min(rowid) from _in) + 1 as _ordinal"])} from _in
+        ),
+        checked as (
+            select *, {reason} as _reason from typed
         )
-        select {", ".join(typed)},
+        select {", ".join(columns)},
                _reason,
                case when _reason is not null then {record} end as _raw_record,
-               _ordinal + (select count(*) from rejected where kept_before < _ordinal) as _row_number,
+               {row_number} as _row_number,
                $file_name as _file_name, $run_id as _run_id, $now as _loaded_at
-        from (
-            select *, {reason} as _reason, rowid - (select min(rowid) from _in) + 1 as _ordinal from _in
-        ) as _in
+        from checked {rejects_join}
     """
 
 
@@ -300,10 +325,11 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path, table
         rows_read = _read_to_text_table(con, path)
     except duckdb.Error as exc:
         raise LoadError(f"source {source.name!r}: file {path.name!r} cannot be read: {exc}") from exc
+    any_rejects = con.execute("select count(*) from _rejects").fetchone()[0] > 0
     header = [row[0] for row in con.execute("select column_name from (describe _in)").fetchall()]
     _check_header(source, path, header)
     con.execute(
-        f"create or replace temp table _checked as {_checked_select(source, header)}",
+        f"create or replace temp table _checked as {_checked_select(source, header, any_rejects)}",
         {"file_name": path.name, **stamp},
     )
     for extra in header:
