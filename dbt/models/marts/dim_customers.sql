@@ -1,0 +1,365 @@
+{#- One row per customer profile: all ids sharing a user_main_id, for profiles holding at least
+    one user_id (an anonymous-only profile is a visitor, not a customer). Every profile feature of
+    the pipeline is computed here once; with_user_id repeats it on each of the profile's user_ids.
+
+    Rules: order facts count completed orders only; refunds come from refunded orders; favourites
+    are by items bought on completed orders, ties broken by the alphabetically first value. A
+    profile without completed orders keeps its row: counts and amounts 0, dates and favourites
+    null. -#}
+{%- set active_days = var('active_customer_days') | int -%}
+{%- set high_value = var('high_value_customer_threshold') | float -%}
+{%- set medium_value = var('medium_value_customer_threshold') | float -%}
+{%- set favorite_attributes = ['theme', 'theme_genre', 'canvas_group', 'product_style', 'product_color'] -%}
+
+with id_graph as (
+
+    select * from {{ ref('user_id_stitcher') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+order_items as (
+
+    select * from {{ ref('fct_order_items') }}
+
+),
+
+identify_events as (
+
+    select * from {{ ref('fct_identify_events') }}
+
+),
+
+profile_ids as (
+
+    select
+        user_main_id,
+        sum(case when other_id_type = 'user_id' then 1 else 0 end) as count_user_ids,
+        sum(case when other_id_type = 'anonymous_id' then 1 else 0 end) as count_anonymous_ids
+    from id_graph
+    group by user_main_id
+
+),
+
+customers as (
+
+    select * from profile_ids
+    where count_user_ids > 0
+
+),
+
+profile_of_user_id as (
+
+    select other_id as user_id, user_main_id
+    from id_graph
+    where other_id_type = 'user_id'
+
+),
+
+profile_of_anonymous_id as (
+
+    select other_id as anonymous_id, user_main_id
+    from id_graph
+    where other_id_type = 'anonymous_id'
+
+),
+
+-- Facts are mapped to profiles here rather than trusting a stored profile key, so every feature
+-- follows the identity graph of this run.
+profile_orders as (
+
+    select
+        profile_of_user_id.user_main_id,
+        orders.order_status,
+        orders.ordered_at,
+        cast(orders.ordered_at as date) as order_date,
+        orders.revenue_usd,
+        orders.subtotal_usd,
+        orders.refund_amount_usd,
+        nullif(trim(orders.coupon_code), '') is not null as has_coupon
+    from orders
+    inner join profile_of_user_id
+        on orders.user_id = profile_of_user_id.user_id
+
+),
+
+profile_items as (
+
+    select
+        profile_of_user_id.user_main_id,
+        order_items.product_id,
+        order_items.designer_id,
+        order_items.theme,
+        order_items.theme_genre,
+        order_items.canvas_group,
+        order_items.product_style,
+        order_items.product_color,
+        order_items.is_apparel,
+        order_items.quantity
+    from order_items
+    inner join profile_of_user_id
+        on order_items.user_id = profile_of_user_id.user_id
+    where order_items.order_status = 'completed'
+
+),
+
+profile_events as (
+
+    select
+        coalesce(by_user_id.user_main_id, by_anonymous_id.user_main_id) as user_main_id,
+        identify_events.event_at,
+        identify_events.source_sdk
+    from identify_events
+    left join profile_of_user_id as by_user_id
+        on identify_events.user_id = by_user_id.user_id
+    left join profile_of_anonymous_id as by_anonymous_id
+        on identify_events.anonymous_id = by_anonymous_id.anonymous_id
+    where coalesce(by_user_id.user_main_id, by_anonymous_id.user_main_id) is not null
+
+),
+
+order_features as (
+
+    select
+        user_main_id,
+        sum(case when order_status = 'completed' then 1 else 0 end) as total_orders,
+        sum(case when order_status = 'completed' then revenue_usd else 0 end) as lifetime_revenue_usd,
+        sum(case when order_status = 'completed' then subtotal_usd else 0 end) as lifetime_sales_subtotal_usd,
+        min(case when order_status = 'completed' then order_date end) as first_order_date,
+        max(case when order_status = 'completed' then order_date end) as last_order_date,
+        sum(case when order_status = 'refunded' then 1 else 0 end) as total_refunded_orders,
+        sum(case when order_status = 'refunded' then refund_amount_usd else 0 end) as total_refund_amount_usd,
+        sum(case when order_status = 'cancelled' then 1 else 0 end) as total_cancelled_orders,
+        sum(case when order_status = 'completed' and has_coupon then 1 else 0 end) as total_coupon_orders,
+        min(ordered_at) as first_order_placed_at,
+        max(ordered_at) as last_order_placed_at
+    from profile_orders
+    group by user_main_id
+
+),
+
+item_features as (
+
+    select
+        user_main_id,
+        sum(quantity) as total_order_items,
+        count(distinct product_id) as total_unique_products,
+        count(distinct designer_id) as total_unique_designers,
+        count(distinct theme) as unique_themes_purchased,
+        count(distinct theme_genre) as unique_theme_genres_purchased,
+        count(distinct canvas_group) as unique_canvas_groups_purchased,
+        sum(case when is_apparel then quantity else 0 end) as total_apparel_items,
+        -- A product missing from the catalogue is counted as non-apparel, so the two add up.
+        sum(case when is_apparel then 0 else quantity end) as total_non_apparel_items
+    from profile_items
+    group by user_main_id
+
+),
+
+-- Collapsing to one row per attribute combination first keeps the five favourite scans small.
+attribute_combinations as (
+
+    select
+        user_main_id,
+        {{ favorite_attributes | join(',\n        ') }},
+        sum(quantity) as quantity
+    from profile_items
+    group by user_main_id, {{ favorite_attributes | join(', ') }}
+
+),
+
+attribute_quantities as (
+
+    {% for attribute in favorite_attributes %}
+    select
+        user_main_id,
+        '{{ attribute }}' as attribute_name,
+        {{ attribute }} as attribute_value,
+        sum(quantity) as quantity
+    from attribute_combinations
+    where {{ attribute }} is not null
+    group by user_main_id, {{ attribute }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+favorites_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by user_main_id, attribute_name
+            order by quantity desc, attribute_value
+        ) as favorite_rank
+    from attribute_quantities
+
+),
+
+favorites as (
+
+    select
+        user_main_id,
+        {% for attribute in favorite_attributes -%}
+        max(case when attribute_name = '{{ attribute }}' then attribute_value end) as favorite_{{ attribute }}
+        {%- if not loop.last %},{% endif %}
+        {% endfor %}
+    from favorites_ranked
+    where favorite_rank = 1
+    group by user_main_id
+
+),
+
+activity_features as (
+
+    select
+        user_main_id,
+        count(*) as identify_event_count,
+        min(event_at) as first_identified_at,
+        max(event_at) as last_identified_at,
+        max(case when source_sdk = 'js' then 1 else 0 end) = 1 as has_web_activity,
+        max(case when source_sdk = 'ruby' then 1 else 0 end) = 1 as has_server_activity
+    from profile_events
+    group by user_main_id
+
+),
+
+joined as (
+
+    select
+        customers.user_main_id,
+        coalesce(order_features.total_orders, 0) as total_orders,
+        coalesce(item_features.total_order_items, 0) as total_order_items,
+        coalesce(order_features.lifetime_revenue_usd, 0) as lifetime_revenue_usd,
+        coalesce(order_features.lifetime_sales_subtotal_usd, 0) as lifetime_sales_subtotal_usd,
+        order_features.first_order_date,
+        order_features.last_order_date,
+        coalesce(order_features.total_refunded_orders, 0) as total_refunded_orders,
+        coalesce(order_features.total_refund_amount_usd, 0) as total_refund_amount_usd,
+        coalesce(order_features.total_cancelled_orders, 0) as total_cancelled_orders,
+        coalesce(order_features.total_coupon_orders, 0) as total_coupon_orders,
+        coalesce(item_features.total_unique_products, 0) as total_unique_products,
+        coalesce(item_features.total_unique_designers, 0) as total_unique_designers,
+        {% for attribute in favorite_attributes -%}
+        favorites.favorite_{{ attribute }},
+        {% endfor -%}
+        coalesce(item_features.unique_themes_purchased, 0) as unique_themes_purchased,
+        coalesce(item_features.unique_theme_genres_purchased, 0) as unique_theme_genres_purchased,
+        coalesce(item_features.unique_canvas_groups_purchased, 0) as unique_canvas_groups_purchased,
+        coalesce(item_features.total_apparel_items, 0) as total_apparel_items,
+        coalesce(item_features.total_non_apparel_items, 0) as total_non_apparel_items,
+        customers.count_user_ids,
+        customers.count_anonymous_ids,
+        coalesce(activity_features.identify_event_count, 0) as identify_event_count,
+        coalesce(activity_features.has_web_activity, false) as has_web_activity,
+        coalesce(activity_features.has_server_activity, false) as has_server_activity,
+        -- Earliest/latest sign of the profile: an identify event or an order of any status.
+        -- least/greatest of two coalesces, because Snowflake's least() is null if any input is.
+        least(
+            coalesce(activity_features.first_identified_at, order_features.first_order_placed_at),
+            coalesce(order_features.first_order_placed_at, activity_features.first_identified_at)
+        ) as first_seen_at,
+        greatest(
+            coalesce(activity_features.last_identified_at, order_features.last_order_placed_at),
+            coalesce(order_features.last_order_placed_at, activity_features.last_identified_at)
+        ) as last_seen_at,
+        {{ reference_date() }} as reference_date
+    from customers
+    left join order_features
+        on customers.user_main_id = order_features.user_main_id
+    left join item_features
+        on customers.user_main_id = item_features.user_main_id
+    left join favorites
+        on customers.user_main_id = favorites.user_main_id
+    left join activity_features
+        on customers.user_main_id = activity_features.user_main_id
+
+),
+
+features as (
+
+    select
+        *,
+        coalesce({{ safe_divide('lifetime_revenue_usd', 'total_orders') }}, 0) as avg_order_value_usd,
+        {{ dbt.datediff('last_order_date', 'reference_date', 'day') }} as days_since_last_order,
+        {{ dbt.datediff('first_order_date', 'reference_date', 'day') }} as days_since_first_order,
+        total_orders > 1 as is_repeat_buyer,
+        total_coupon_orders > 0 as has_used_coupon
+    from joined
+
+),
+
+segmented as (
+
+    select
+        *,
+        coalesce(days_since_last_order <= {{ active_days }}, false) as is_active,
+        lifetime_revenue_usd >= {{ high_value }} as is_high_value,
+        case
+            when total_orders = 0 then 'none'
+            when lifetime_revenue_usd >= {{ high_value }} then 'high'
+            when lifetime_revenue_usd >= {{ medium_value }} then 'medium'
+            else 'low'
+        end as value_tier,
+        case
+            when total_orders = 0 then 'prospect'
+            when days_since_last_order > {{ active_days }} then 'lapsed'
+            when total_orders = 1 then 'new'
+            else 'repeat'
+        end as lifecycle_stage
+    from features
+
+),
+
+final as (
+
+    select
+        user_main_id,
+        total_orders,
+        total_order_items,
+        lifetime_revenue_usd,
+        lifetime_sales_subtotal_usd,
+        avg_order_value_usd,
+        first_order_date,
+        last_order_date,
+        days_since_last_order,
+        days_since_first_order,
+        is_repeat_buyer,
+        total_refunded_orders,
+        total_refund_amount_usd,
+        total_cancelled_orders,
+        total_coupon_orders,
+        has_used_coupon,
+        total_unique_products,
+        total_unique_designers,
+        {% for attribute in favorite_attributes -%}
+        favorite_{{ attribute }},
+        {% endfor -%}
+        unique_themes_purchased,
+        unique_theme_genres_purchased,
+        unique_canvas_groups_purchased,
+        total_apparel_items,
+        total_non_apparel_items,
+        count_user_ids,
+        count_anonymous_ids,
+        identify_event_count,
+        has_web_activity,
+        has_server_activity,
+        first_seen_at,
+        last_seen_at,
+        is_active,
+        case when is_active then 'active' else 'inactive' end as activity_status,
+        is_high_value,
+        value_tier,
+        lifecycle_stage,
+        reference_date
+    from segmented
+
+)
+
+select * from final
