@@ -29,6 +29,9 @@
 {% materialization connected_components, default %}
 
   {%- set max_rounds = (config.get('max_rounds') or var('stitch_max_rounds', 30)) | int -%}
+  {%- if max_rounds < 1 -%}
+    {% do exceptions.raise_compiler_error("stitch_max_rounds must be at least 1, got " ~ max_rounds) %}
+  {%- endif -%}
   {%- set existing_relation = load_cached_relation(this) -%}
   {%- set target_relation = this.incorporate(type='table') -%}
   {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
@@ -152,7 +155,8 @@
   {% do connected_components_create(work.first,
       "select cast(null as bigint) as node_key, cast(null as bigint) as parent_key limit 0") %}
   {% do connected_components_create(work.later,
-      "select cast(null as bigint) as node_key, cast(null as bigint) as parent_key limit 0") %}
+      "select cast(null as bigint) as node_key, cast(null as bigint) as parent_key,
+              cast(null as boolean) as is_final limit 0") %}
 
   {%- set ns = namespace(
         edges=work.edges, edges_next=work.edges_next,
@@ -167,7 +171,7 @@
     {%- set nodes = none if round_number == 1 else ns.clusters_left -%}
 
     {% do connected_components_create(work.parents,
-        "select b as node_key, min(a) as parent_key from " ~ ns.edges ~ " group by b") %}
+        "select b as node_key, min(a) as parent_key, false as is_final from " ~ ns.edges ~ " group by b") %}
     {%- set compressed = connected_components_compress(work.parents, work.parents_next) -%}
     {%- set parents = compressed.relation -%}
     {%- set merged = connected_components_scalar('select count(*) from ' ~ parents) -%}
@@ -187,7 +191,8 @@
       {% do adapter.rename_relation(parents, work.first) %}
     {% else %}
       {% call statement('cc_record') -%}
-        insert into {{ work.later }} (node_key, parent_key) select node_key, parent_key from {{ parents }}
+        insert into {{ work.later }} (node_key, parent_key, is_final)
+        select node_key, parent_key, false from {{ parents }}
       {%- endcall %}
     {% endif %}
 
@@ -217,21 +222,24 @@
 {% endmacro %}
 
 
-{#- Pointer jumping on a forest (node_key -> parent_key, parent_key < node_key) until every parent
-    is a root. Uses the scratch table alternately; returns the relation holding the result and the
-    number of jumps. -#}
+{#- Pointer jumping on a forest (node_key -> parent_key, parent_key < node_key, is_final) until every parent
+    is a root. A row is marked final once its parent is seen to be a root (it never changes again),
+    so stability is a cheap scan instead of another self-join; the scratch table is used
+    alternately. Returns the relation holding (node_key, parent_key) and the number of jumps. -#}
 {% macro connected_components_compress(relation, scratch) %}
   {%- set ns = namespace(current=relation, other=scratch, jumps=0) -%}
   {#- each jump halves the depth, so 64 jumps cover any forest of 64-bit keys. -#}
-  {%- for _ in range(64) -%}
+  {%- for _ in range(65) -%}
     {%- set pending = connected_components_scalar(
-          "select count(*) from (select 1 as pending from " ~ ns.current ~ " as p inner join "
-          ~ ns.current ~ " as q on q.node_key = p.parent_key limit 1) as probe") -%}
+          "select count(*) from " ~ ns.current ~ " where not is_final") -%}
     {%- if pending == 0 -%}{%- break -%}{%- endif -%}
     {% do connected_components_create(ns.other,
-        "select p.node_key, coalesce(q.parent_key, p.parent_key) as parent_key
+        "select
+             p.node_key,
+             coalesce(q.parent_key, p.parent_key) as parent_key,
+             p.is_final or q.node_key is null as is_final
          from " ~ ns.current ~ " as p
-         left join " ~ ns.current ~ " as q on q.node_key = p.parent_key") %}
+         left join " ~ ns.current ~ " as q on q.node_key = p.parent_key and not p.is_final") %}
     {%- set swap = ns.current -%}
     {%- set ns.current = ns.other -%}
     {%- set ns.other = swap -%}

@@ -28,3 +28,14 @@
 {% macro snowflake__stitch_node_hash(id_column, id_type) -%}
     bitand(hash({{ id_column }}, {{ id_type }}), {{ stitch_hash_mask() }})
 {%- endmacro %}
+
+{#- A second, independent 64-bit hash of (id, type), used only to notice two different ids behind
+    one node_hash. It hashes a different string (type prefix), so it does not inherit a collision
+    of the first hash; a false merge would need both to collide at once (~n^2 / 2^126). -#}
+{% macro stitch_check_hash(id_column, id_type) -%}
+    {{ return(adapter.dispatch('stitch_check_hash', 'c360')(id_column, id_type)) }}
+{%- endmacro %}
+
+{% macro default__stitch_check_hash(id_column, id_type) -%}
+    hash({{ id_type }} || ':' || {{ id_column }})
+{%- endmacro %}

@@ -3,15 +3,17 @@
 {%- set patterns = var('stitch_bot_id_patterns') -%}
 -- Ids kept out of the identity graph, one row per id with the first reason that applies
 -- (exclusion list, bot pattern, super-connector, shared account) and every reason in reasons.
-with links as (
+-- Link counts are taken before any exclusion: a rule looks at the data as it arrived, so one
+-- exclusion never changes whether another id crosses a threshold.
+with nodes as (
 
-    select * from {{ ref('int_id_links') }}
+    select * from {{ ref('int_id_nodes') }}
 
 ),
 
-nodes as (
+links as (
 
-    select * from {{ ref('int_id_nodes') }}
+    select * from {{ ref('int_id_links') }}
 
 ),
 
@@ -21,44 +23,57 @@ exclusion_list as (
 
 ),
 
+-- only entries that are in the data: an id that never arrived was not kept out of anything
 listed as (
 
     select
-        trim(id) as other_id,
-        trim(id_type) as other_id_type,
+        nodes.node_key,
         1 as priority,
         'exclusion_list' as reason,
-        'on the exclusion list: ' || coalesce(note, '') as detail
+        'on the exclusion list: ' || coalesce(min(exclusion_list.note), '') as detail
     from exclusion_list
+    inner join nodes
+        on nodes.other_id = trim(exclusion_list.id)
+        and nodes.other_id_type = trim(exclusion_list.id_type)
+    group by nodes.node_key
 
 ),
 
+-- one scan for all patterns; the case names the first pattern that matched
 bot_patterns as (
 
-    {% for pattern in patterns %}
     select
-        other_id,
-        other_id_type,
+        node_key,
         2 as priority,
         'bot_pattern' as reason,
-        'matches {{ pattern | replace("'", "''") }}' as detail
+        {%- if patterns %}
+        case
+            {%- for pattern in patterns %}
+            when {{ regex_search('other_id', pattern) }} then {{ stitch_string_literal('matches ' ~ pattern) }}
+            {%- endfor %}
+        end as detail
     from nodes
-    where {{ regex_search('other_id', pattern) }}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    where {% for pattern in patterns -%}
+        {{ regex_search('other_id', pattern) }}{% if not loop.last %} or {% endif %}
+    {%- endfor %}
+        {%- else %}
+        cast(null as {{ dbt.type_string() }}) as detail
+    from nodes
+    where 1 = 0
+        {%- endif %}
 
 ),
 
 super_connectors as (
 
     select
-        anonymous_id as other_id,
-        'anonymous_id' as other_id_type,
+        anonymous_key as node_key,
         3 as priority,
         'super_connector' as reason,
-        'linked to ' || cast(count(*) as varchar) || ' user_ids (max {{ max_users }})' as detail
+        'linked to ' || cast(count(*) as {{ dbt.type_string() }})
+            || ' user_ids (max {{ max_users }})' as detail
     from links
-    group by anonymous_id
+    group by anonymous_key
     having count(*) > {{ max_users }}
 
 ),
@@ -66,13 +81,13 @@ super_connectors as (
 shared_accounts as (
 
     select
-        user_id as other_id,
-        'user_id' as other_id_type,
+        user_key as node_key,
         4 as priority,
         'shared_account' as reason,
-        'linked to ' || cast(count(*) as varchar) || ' anonymous_ids (max {{ max_anons }})' as detail
+        'linked to ' || cast(count(*) as {{ dbt.type_string() }})
+            || ' anonymous_ids (max {{ max_anons }})' as detail
     from links
-    group by user_id
+    group by user_key
     having count(*) > {{ max_anons }}
 
 ),
@@ -89,16 +104,29 @@ all_reasons as (
 
 ),
 
-final as (
+by_node as (
 
     select
-        other_id,
-        other_id_type,
+        node_key,
         min_by(reason, priority) as reason,
         min_by(detail, priority) as detail,
         {{ dbt.listagg('reason', "', '", "order by priority") }} as reasons
     from all_reasons
-    group by other_id, other_id_type
+    group by node_key
+
+),
+
+final as (
+
+    select
+        nodes.other_id,
+        nodes.other_id_type,
+        by_node.reason,
+        by_node.detail,
+        by_node.reasons,
+        by_node.node_key
+    from by_node
+    inner join nodes on nodes.node_key = by_node.node_key
 
 )
 

@@ -1,21 +1,71 @@
--- Every (anonymous_id, user_id) pair an identify event links, before any exclusion.
+-- Every (anonymous_id, user_id) pair an identify event links, before any exclusion, as the pair
+-- of node keys (join int_id_nodes on node_key for the strings): keys make this and every later
+-- step integer work.
+{%- set mask = stitch_hash_mask() %}
 with identifies as (
 
     select * from {{ ref('stg_rudderstack__identifies') }}
 
 ),
 
+nodes as (
+
+    select * from {{ ref('int_id_nodes') }}
+
+),
+
+-- the few ids whose hash collided carry a dense key; every other key is the hash itself, so the
+-- events are keyed without joining the node table
+rekeyed_anonymous_ids as (
+
+    select other_id, node_key from nodes
+    where other_id_type = 'anonymous_id' and node_key > {{ mask }}
+
+),
+
+rekeyed_user_ids as (
+
+    select other_id, node_key from nodes
+    where other_id_type = 'user_id' and node_key > {{ mask }}
+
+),
+
+linking_events as (
+
+    select anonymous_id, user_id, event_at
+    from identifies
+    where anonymous_id is not null and user_id is not null
+
+),
+
+keyed as (
+
+    select
+        coalesce(
+            rekeyed_anonymous_ids.node_key,
+            {{ stitch_node_hash('linking_events.anonymous_id', "'anonymous_id'") }}
+        ) as anonymous_key,
+        coalesce(
+            rekeyed_user_ids.node_key,
+            {{ stitch_node_hash('linking_events.user_id', "'user_id'") }}
+        ) as user_key,
+        linking_events.event_at
+    from linking_events
+    left join rekeyed_anonymous_ids on rekeyed_anonymous_ids.other_id = linking_events.anonymous_id
+    left join rekeyed_user_ids on rekeyed_user_ids.other_id = linking_events.user_id
+
+),
+
 final as (
 
     select
-        anonymous_id,
-        user_id,
+        anonymous_key,
+        user_key,
         count(*) as event_count,
         min(event_at) as first_linked_at,
         max(event_at) as last_linked_at
-    from identifies
-    where anonymous_id is not null and user_id is not null
-    group by anonymous_id, user_id
+    from keyed
+    group by anonymous_key, user_key
 
 )
 
