@@ -31,9 +31,9 @@ customer_totals as (
 
     select
         count(*) as total_customers,
-        sum(case when is_active then 1 else 0 end) as active_customers,
-        sum(case when total_orders > 0 then 1 else 0 end) as buyers,
-        sum(case when is_repeat_buyer then 1 else 0 end) as repeat_buyers,
+        count(case when is_active then 1 end) as active_customers,
+        count(case when total_orders > 0 then 1 end) as buyers,
+        count(case when is_repeat_buyer then 1 end) as repeat_buyers,
         max(reference_date) as reference_date
     from customers
 
@@ -42,10 +42,10 @@ customer_totals as (
 order_totals as (
 
     select
-        sum(case when order_status = 'completed' then 1 else 0 end) as completed_orders,
-        sum(case when order_status = 'refunded' then 1 else 0 end) as refunded_orders,
+        count(case when order_status = 'completed' then 1 end) as completed_orders,
+        count(case when order_status = 'refunded' then 1 end) as refunded_orders,
         sum(case when order_status = 'completed' then revenue_usd else 0 end) as completed_revenue_usd,
-        sum(case when order_status = 'completed' and has_coupon then 1 else 0 end) as coupon_orders
+        count(case when order_status = 'completed' and has_coupon then 1 end) as coupon_orders
     from orders
 
 ),
@@ -54,7 +54,7 @@ rfm_totals as (
 
     select
         count(*) as scored_buyers,
-        sum(case when rfm_segment in ('at_risk', 'cant_lose') then 1 else 0 end) as at_risk_buyers
+        count(case when rfm_segment in ('at_risk', 'cant_lose') then 1 end) as at_risk_buyers
     from rfm
 
 ),

@@ -70,7 +70,7 @@ product_customers as (
     select
         product_id,
         count(*) as unique_customers,
-        sum(case when order_count > 1 then 1 else 0 end) as repeat_customers
+        count(case when order_count > 1 then 1 end) as repeat_customers
     from customer_products
     group by product_id
 
@@ -80,7 +80,7 @@ product_sales as (
 
     select
         product_id,
-        sum(quantity) as units_sold,
+        cast(sum(quantity) as {{ dbt.type_bigint() }}) as units_sold,
         sum(line_amount_usd) as revenue_usd,
         count(distinct order_id) as order_count
     from completed_lines

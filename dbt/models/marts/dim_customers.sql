@@ -39,8 +39,8 @@ profile_ids as (
 
     select
         user_main_id,
-        sum(case when other_id_type = 'user_id' then 1 else 0 end) as count_user_ids,
-        sum(case when other_id_type = 'anonymous_id' then 1 else 0 end) as count_anonymous_ids
+        count(case when other_id_type = 'user_id' then 1 end) as count_user_ids,
+        count(case when other_id_type = 'anonymous_id' then 1 end) as count_anonymous_ids
     from id_graph
     group by user_main_id
 
@@ -127,15 +127,15 @@ order_features as (
 
     select
         user_main_id,
-        sum(case when order_status = 'completed' then 1 else 0 end) as total_orders,
+        count(case when order_status = 'completed' then 1 end) as total_orders,
         sum(case when order_status = 'completed' then revenue_usd else 0 end) as lifetime_revenue_usd,
         sum(case when order_status = 'completed' then subtotal_usd else 0 end) as lifetime_sales_subtotal_usd,
         min(case when order_status = 'completed' then order_date end) as first_order_date,
         max(case when order_status = 'completed' then order_date end) as last_order_date,
-        sum(case when order_status = 'refunded' then 1 else 0 end) as total_refunded_orders,
+        count(case when order_status = 'refunded' then 1 end) as total_refunded_orders,
         sum(case when order_status = 'refunded' then refund_amount_usd else 0 end) as total_refund_amount_usd,
-        sum(case when order_status = 'cancelled' then 1 else 0 end) as total_cancelled_orders,
-        sum(case when order_status = 'completed' and has_coupon then 1 else 0 end) as total_coupon_orders,
+        count(case when order_status = 'cancelled' then 1 end) as total_cancelled_orders,
+        count(case when order_status = 'completed' and has_coupon then 1 end) as total_coupon_orders,
         min(ordered_at) as first_order_placed_at,
         max(ordered_at) as last_order_placed_at
     from profile_orders
@@ -147,15 +147,15 @@ item_features as (
 
     select
         user_main_id,
-        sum(quantity) as total_order_items,
+        cast(sum(quantity) as {{ dbt.type_bigint() }}) as total_order_items,
         count(distinct product_id) as total_unique_products,
         count(distinct designer_id) as total_unique_designers,
         count(distinct theme) as unique_themes_purchased,
         count(distinct theme_genre) as unique_theme_genres_purchased,
         count(distinct canvas_group) as unique_canvas_groups_purchased,
-        sum(case when is_apparel then quantity else 0 end) as total_apparel_items,
+        cast(sum(case when is_apparel then quantity else 0 end) as {{ dbt.type_bigint() }}) as total_apparel_items,
         -- A product missing from the catalogue is counted as non-apparel, so the two add up.
-        sum(case when is_apparel then 0 else quantity end) as total_non_apparel_items
+        cast(sum(case when is_apparel then 0 else quantity end) as {{ dbt.type_bigint() }}) as total_non_apparel_items
     from profile_items
     group by user_main_id
 
@@ -167,7 +167,7 @@ attribute_combinations as (
     select
         user_main_id,
         {{ favorite_attributes | join(',\n        ') }},
-        sum(quantity) as quantity
+        cast(sum(quantity) as {{ dbt.type_bigint() }}) as quantity
     from profile_items
     group by user_main_id, {{ favorite_attributes | join(', ') }}
 
@@ -180,7 +180,7 @@ attribute_quantities as (
         user_main_id,
         '{{ attribute }}' as attribute_name,
         {{ attribute }} as attribute_value,
-        sum(quantity) as quantity
+        cast(sum(quantity) as {{ dbt.type_bigint() }}) as quantity
     from attribute_combinations
     where {{ attribute }} is not null
     group by user_main_id, {{ attribute }}

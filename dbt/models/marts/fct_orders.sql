@@ -29,9 +29,9 @@ item_totals as (
     select
         order_id,
         count(*) as line_count,
-        sum(quantity) as item_quantity,
+        cast(sum(quantity) as {{ dbt.type_bigint() }}) as item_quantity,
         count(distinct product_id) as distinct_product_count,
-        sum(case when is_apparel then quantity else 0 end) as apparel_item_quantity,
+        cast(sum(case when is_apparel then quantity else 0 end) as {{ dbt.type_bigint() }}) as apparel_item_quantity,
         sum(line_amount_usd) as line_amount_usd
     from order_items
     group by order_id
@@ -80,7 +80,7 @@ sequenced as (
             )
         end as customer_order_number,
         case when user_main_id is not null and is_completed then
-            sum(case when is_completed then 1 else 0 end) over (
+            count(case when is_completed then 1 end) over (
                 partition by user_main_id order by ordered_at, order_id
                 rows between unbounded preceding and current row
             )
