@@ -20,7 +20,7 @@ export C360_DUCKDB_PATH ?= $(CURDIR)/warehouse/c360.duckdb
 
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
 
-.PHONY: help setup run test test-quick lint bench clean
+.PHONY: help setup run test test-quick lint bench clean chromium
 
 help:
 	@echo "make run    - set up and run the customer_360 DAG end to end on DuckDB (NUM_CUSTOMERS=$(NUM_CUSTOMERS))"
@@ -48,7 +48,15 @@ setup: $(VENV)/.installed dbt/target/manifest.json $(AIRFLOW_HOME)/.initialised
 run: setup
 	$(BIN)/python -m include.run_local --num-customers $(NUM_CUSTOMERS)
 
-test: setup
+# The review page's browser test drives Debian's chromium; a clean CI machine gets it here (as root,
+# or through sudo), and a machine that has it skips apt.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$( [ "$$(id -u)" -ne 0 ] && command -v sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium; \
+	fi
+
+test: setup chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-quick: setup

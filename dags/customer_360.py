@@ -7,7 +7,7 @@ from datetime import datetime
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import DAG, TaskGroup, task
 
-from include import settings, tasks
+from include import alerts, settings, tasks
 from include.contracts import load_sources
 from include.dag_params import dag_params
 from include.dbt_layers import layer_task_group
@@ -40,7 +40,10 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     params=dag_params(),
-    default_args={"owner": "data-platform"},
+    # On-call: every task's final failure alerts (include/alerts.py); a retried try does not.
+    default_args={"owner": "data-platform", "on_failure_callback": alerts.task_failed},
+    on_failure_callback=alerts.run_failed,
+    deadline=alerts.run_deadline(CONFIG.gate.get("alerts", {})),
     tags=["customer-360", "dbt", "cosmos", "identity-stitching"],
     doc_md=DOC_MD,
 ) as dag:

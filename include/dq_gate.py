@@ -1,12 +1,25 @@
-"""The data-quality gate: checks the run's results, records one row per check, decides the run."""
+"""The data-quality gate: checks the run's results, records one row per check, decides the run.
+
+Every threshold comes from the `gate:` section of include/pipeline.yml. Comparisons with an earlier
+run read the observed values the gate itself recorded in audit.dq_gate_results, so the gate needs no
+other history table. The gate also records the run's cluster-size distribution
+(audit.dq_cluster_sizes) because stitching.user_id_stitcher only ever holds the latest run.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import math
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import duckdb
+
+from include import settings
 
 log = logging.getLogger(__name__)
 
@@ -16,10 +29,14 @@ create table if not exists audit.dq_gate_results (
     run_id varchar, check_name varchar, layer varchar, status varchar,
     observed_value double, threshold varchar, detail varchar, checked_at timestamp
 );
+alter table audit.dq_gate_results add column if not exists baseline_value double;
+alter table audit.dq_gate_results add column if not exists baseline_run_id varchar;
+create table if not exists audit.dq_cluster_sizes (
+    run_id varchar, min_ids bigint, max_ids bigint, profiles bigint, checked_at timestamp
+);
 """
 
-# Contract tables a good run must leave non-empty.
-KEY_TABLES = ("stitching.user_id_stitcher", "marts.with_user_id")
+STATUSES = ("pass", "warn", "fail")
 
 
 @dataclass(frozen=True)
@@ -30,49 +47,205 @@ class Check:
     observed_value: float | None
     threshold: str
     detail: str = ""
+    baseline_value: float | None = None
+    baseline_run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Observed values of the latest earlier run whose gate did not fail (a failed run's numbers are the
+    suspicious ones: comparing with them would hide a regression that persists)."""
+
+    run_id: str | None = None
+    values: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    run_id: str
+    reference: datetime  # what "now" means for freshness
+    reference_source: str
+    baseline: Baseline
 
 
 class GateFailed(Exception):
     """At least one check failed; the message lists them with observed values and thresholds."""
 
+    def __init__(self, message: str, failed: list[Check]) -> None:
+        super().__init__(message)
+        self.failed = failed
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _split(qualified: str) -> tuple[str, str, str | None]:
+    parts = qualified.split(".")
+    return parts[0], parts[1], parts[2] if len(parts) > 2 else None
+
+
+def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
+    schema, table, _ = _split(qualified)
+    return {r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_schema = $s and table_name = $t",
+        {"s": schema, "t": table},
+    ).fetchall()}
+
 
 def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, table = qualified.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = $s and table_name = $t",
-            {"s": schema, "t": table},
-        ).fetchone()[0]
-    )
+    return bool(_columns(con, qualified))
 
 
-def check_dbt_tests(con: duckdb.DuckDBPyConnection, run_id: str) -> list[Check]:
-    """Every dbt test of the run passed; the latest result per test counts (a cleared task re-runs)."""
+def _graded(value: float, warn: float | None, fail: float | None) -> str:
+    """pass / warn / fail for a value where bigger is worse."""
+    if fail is not None and value > fail:
+        return "fail"
+    if warn is not None and value > warn:
+        return "warn"
+    return "pass"
+
+
+def _limits(spec: dict) -> str:
+    return ", ".join(f"{k} > {spec[k]:g}" for k in ("warn", "fail") if spec.get(k) is not None)
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}" if abs(value) < 1 and value != 0 else f"{value:,.4g}" if abs(value) >= 1e6 else f"{value:g}"
+
+
+# --- run facts: reference date and baseline --------------------------------------------------------
+
+
+def load_baseline(con: duckdb.DuckDBPyConnection, run_id: str) -> Baseline:
+    if not _table_exists(con, "audit.dq_gate_results"):
+        return Baseline()
+    row = con.execute(
+        """
+        select run_id from audit.dq_gate_results where run_id <> $run
+        group by run_id having count(*) filter (where status = 'fail') = 0
+        order by max(checked_at) desc limit 1
+        """,
+        {"run": run_id},
+    ).fetchone()
+    if not row:
+        return Baseline()
+    values = dict(con.execute(
+        "select check_name, observed_value from audit.dq_gate_results where run_id = $run", {"run": row[0]}
+    ).fetchall())
+    return Baseline(row[0], values)
+
+
+def _synthetic_reference(landing_dir: str | None) -> datetime | None:
+    """Synthetic landing data declares the date its timeline ends; judging its freshness against the
+    wall clock would fail every demo run after that date."""
+    if not landing_dir:
+        return None
+    marker = Path(landing_dir) / "_generator.json"
+    try:
+        stamp = json.loads(marker.read_text())["reference_date"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def resolve_reference(context: dict | None = None) -> tuple[datetime, str]:
+    """The instant freshness is judged against: param reference_date, else the synthetic data's own
+    end date, else the end of the run's data interval (the logical date for a manual run)."""
+    if context is None:
+        try:
+            from airflow.sdk import get_current_context
+
+            context = dict(get_current_context())
+        except Exception:  # outside a running task (unit tests, a shell)
+            context = {}
+    params = context.get("params") or {}
+    if params.get("reference_date"):
+        day = date.fromisoformat(str(params["reference_date"]))
+        # The whole reference day counts as "now": data of that day is not from the future.
+        return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC), "param reference_date"
+    ti = context.get("ti")
+    landing = None
+    if ti is not None:
+        try:
+            landing = ti.xcom_pull(task_ids="prepare_sources")
+        except Exception:
+            landing = None
+    synthetic = _synthetic_reference(landing)
+    if synthetic is not None:
+        return synthetic, "synthetic data's reference_date"
+    for key in ("data_interval_end", "logical_date"):
+        value = context.get(key)
+        if value is not None:
+            return _aware(value), key
+    return datetime.now(UTC), "wall clock (no run context)"
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# --- the checks --------------------------------------------------------------------------------------
+
+
+def _test_nodes() -> dict[str, dict]:
+    """Test nodes of dbt's manifest, to name the model a test guards and where stored failures live."""
+    try:
+        manifest = json.loads(settings.DBT_MANIFEST.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {uid: node for uid, node in manifest.get("nodes", {}).items() if node.get("resource_type") == "test"}
+
+
+def _tested_model(node: dict) -> str:
+    attached = node.get("attached_node") or next(iter(node.get("depends_on", {}).get("nodes", [])), "")
+    return attached.rsplit(".", 1)[-1] if attached else "?"
+
+
+def check_dbt_tests(con: duckdb.DuckDBPyConnection, facts: RunFacts) -> list[Check]:
+    """Every dbt test of the run passed; the latest result per test counts (a cleared task re-runs).
+    One summary row, plus a row per failing or warning test naming its model."""
     if not _table_exists(con, "audit.dbt_results"):
         return [Check("dbt_tests", "dbt", "fail", None, "0 failures", "no dbt results recorded for this run")]
     rows = con.execute(
         """
-        select node_name, layer, status, failures
+        select unique_id, node_name, layer, status, failures, message
         from audit.dbt_results
         where airflow_run_id = $run and resource_type = 'test'
         qualify row_number() over (partition by unique_id order by recorded_at desc) = 1
         order by layer, node_name
         """,
-        {"run": run_id},
+        {"run": facts.run_id},
     ).fetchall()
     if not rows:
         return [Check("dbt_tests", "dbt", "fail", None, "0 failures", "no dbt test results recorded for this run")]
-    failed = [f"{layer}/{name} ({status}, {failures} rows)" for name, layer, status, failures in rows
-              if status in ("fail", "error")]
-    warned = [f"{layer}/{name} ({failures} rows)" for name, layer, status, failures in rows if status == "warn"]
-    status = "fail" if failed else "warn" if warned else "pass"
-    detail = f"{len(rows)} tests; " + (
-        "failed: " + ", ".join(failed) if failed else "warned: " + ", ".join(warned) if warned else "all passed"
-    )
-    return [Check("dbt_tests", "dbt", status, float(len(failed)), "0 failures", detail)]
+    nodes = _test_nodes()
+    per_test: list[Check] = []
+    for unique_id, name, layer, status, failures, message in rows:
+        if status not in ("fail", "error", "warn"):
+            continue
+        node = nodes.get(unique_id, {})
+        detail = f"model {_tested_model(node)}"
+        if node.get("config", {}).get("store_failures"):
+            detail += f"; failing rows in {node.get('relation_name') or node['schema'] + '.' + node['alias']}"
+        elif message:
+            detail += f"; {message.splitlines()[0][:200]}"
+        per_test.append(Check(
+            f"dbt_test:{name}", layer or "dbt", "warn" if status == "warn" else "fail",
+            float(failures) if failures is not None else None, "0 failing rows", detail,
+        ))
+    failed = [c for c in per_test if c.status == "fail"]
+    warned = [c for c in per_test if c.status == "warn"]
+    listing = ", ".join(f"{c.check_name.split(':', 1)[1]} on {c.detail.split(';')[0][6:]}" for c in failed or warned)
+    detail = f"{len(rows)} tests; " + (f"failed: {listing}" if failed else f"warned: {listing}" if warned
+                                       else "all passed")
+    summary = Check("dbt_tests", "dbt", "fail" if failed else "warn" if warned else "pass", float(len(failed)),
+                    "0 failures", detail)
+    return [summary, *per_test]
 
 
-def check_sources(con: duckdb.DuckDBPyConnection, run_id: str, rejected_share: dict) -> list[Check]:
+def check_sources(con: duckdb.DuckDBPyConnection, facts: RunFacts, rejected_share: dict) -> list[Check]:
     """Every source reconciles (read = loaded + rejected) and rejects few enough of its rows."""
     rows = con.execute(
         """
@@ -80,11 +253,10 @@ def check_sources(con: duckdb.DuckDBPyConnection, run_id: str, rejected_share: d
                count(*) filter (where rows_read <> rows_loaded + rows_rejected) as unbalanced_files
         from audit.load_batches where run_id = $run group by source order by source
         """,
-        {"run": run_id},
+        {"run": facts.run_id},
     ).fetchall() if _table_exists(con, "audit.load_batches") else []
     if not rows:
         return [Check("sources_loaded", "load", "fail", 0.0, ">= 1 batch", "no load batches recorded for this run")]
-    warn, fail = float(rejected_share["warn"]), float(rejected_share["fail"])
     checks = []
     for source, files, read, loaded, rejected, unbalanced in rows:
         checks.append(Check(
@@ -95,53 +267,238 @@ def check_sources(con: duckdb.DuckDBPyConnection, run_id: str, rejected_share: d
         ))
         share = rejected / read if read else 0.0
         checks.append(Check(
-            f"rejected_share:{source}", "load", "fail" if share > fail else "warn" if share > warn else "pass",
-            share, f"warn > {warn}, fail > {fail}", f"{rejected} of {read} rows rejected (see audit.rejected_rows)",
+            f"rejected_share:{source}", "load", _graded(share, rejected_share.get("warn"), rejected_share.get("fail")),
+            share, _limits(rejected_share),
+            f"{rejected} of {read} rows rejected ({share:.2%}); reasons in audit.rejected_rows",
         ))
     return checks
 
 
-def check_key_tables(con: duckdb.DuckDBPyConnection) -> list[Check]:
+def cluster_sizes(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int, int]]:
+    """(ids, user_ids, anonymous_ids) per profile of the identity graph."""
+    return con.execute(
+        """
+        select count(*), count(*) filter (where other_id_type = 'user_id'),
+               count(*) filter (where other_id_type = 'anonymous_id')
+        from stitching.user_id_stitcher group by user_main_id
+        """
+    ).fetchall()
+
+
+def check_stitching(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) -> list[Check]:
+    """Profile-size health: a giant or fast-growing cluster usually means a filter missed a shared id."""
+    if not _table_exists(con, "stitching.user_id_stitcher"):
+        return [Check("stitching:identity_graph", "stitching", "fail", None, "table exists",
+                      "stitching.user_id_stitcher is missing")]
+    sizes = cluster_sizes(con)
+    if not sizes:
+        return [Check("stitching:identity_graph", "stitching", "fail", 0.0, "> 0 profiles",
+                      "the identity graph is empty")]
+    ids = sorted(s[0] for s in sizes)
+    largest, median = float(ids[-1]), float(statistics.median(ids))
+    limit = int(spec.get("profile_user_ids_limit", 5))
+    crowded = sum(1 for s in sizes if s[1] > limit)
+    share = crowded / len(sizes)
+    top = con.execute(
+        "select user_main_id from stitching.user_id_stitcher group by user_main_id order by count(*) desc, "
+        "user_main_id limit 1"
+    ).fetchone()[0]
+    largest_spec, median_spec, share_spec = (spec["largest_cluster_ids"], spec["median_cluster_ids"],
+                                             spec["share_profiles_over_user_id_limit"])
+    return [
+        Check("stitching:largest_cluster_ids", "stitching",
+              _graded(largest, largest_spec.get("warn"), largest_spec.get("fail")), largest, _limits(largest_spec),
+              f"user_main_id {top}; investigate with the stitching_investigation DAG",
+              facts.baseline.values.get("stitching:largest_cluster_ids"), facts.baseline.run_id),
+        Check("stitching:median_cluster_ids", "stitching",
+              _graded(median, median_spec.get("warn"), median_spec.get("fail")), median, _limits(median_spec),
+              f"{len(sizes)} profiles, {sum(ids)} ids"),
+        Check(f"stitching:share_profiles_over_{limit}_user_ids", "stitching",
+              _graded(share, share_spec.get("warn"), share_spec.get("fail")), share, _limits(share_spec),
+              f"{crowded} of {len(sizes)} profiles hold more than {limit} user_ids"),
+    ]
+
+
+def _jump(current: float, previous: float | None) -> float | None:
+    if previous is None:
+        return None
+    if previous == 0:
+        return 0.0 if current == 0 else math.inf
+    return current / previous - 1
+
+
+def check_excluded_ids(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) -> list[Check]:
+    """Excluded-id counts per reason vs the baseline run: a jump means the data or a rule changed."""
+    if not _table_exists(con, "stitching.excluded_ids"):
+        return [Check("excluded_ids", "stitching", "fail", None, "table exists", "stitching.excluded_ids is missing")]
+    counts = dict(con.execute("select reason, count(*) from stitching.excluded_ids group by reason").fetchall())
+    previous = {k.split(":", 1)[1]: v for k, v in facts.baseline.values.items() if k.startswith("excluded_ids:")}
+    warn = float(spec["warn"])
     checks = []
-    for table in KEY_TABLES:
-        count = con.execute(f"select count(*) from {table}").fetchone()[0] if _table_exists(con, table) else 0
-        checks.append(Check(f"rows:{table}", table.split(".")[0], "pass" if count else "fail", float(count), "> 0"))
+    for reason in sorted(set(counts) | set(previous)):
+        current, before = float(counts.get(reason, 0)), previous.get(reason)
+        change = _jump(current, before)
+        status = "warn" if change is not None and change > warn else "pass"
+        detail = ("no earlier passing run to compare with" if facts.baseline.run_id is None
+                  else f"{_num(before) or 0} in {facts.baseline.run_id}" + (
+                      f" ({change:+.0%})" if change is not None and math.isfinite(change) else ""))
+        checks.append(Check(f"excluded_ids:{reason}", "stitching", status, current,
+                            f"warn on > {warn:+.0%} vs previous run", detail, before, facts.baseline.run_id))
     return checks
 
 
-def run_checks(con: duckdb.DuckDBPyConnection, run_id: str, thresholds: dict) -> list[Check]:
+def check_volume(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) -> list[Check]:
+    """Row counts of key tables: never empty, and within the allowed change vs the baseline run."""
+    change_warn = float(spec["change"]["warn"])
+    checks = []
+    for table in spec["tables"]:
+        name = f"rows:{table}"
+        count = float(con.execute(f"select count(*) from {table}").fetchone()[0]) if _table_exists(con, table) else 0.0
+        before = facts.baseline.values.get(name)
+        change = _jump(count, before)
+        if count == 0:
+            status, detail = "fail", "empty or missing"
+        elif change is None:
+            status, detail = "pass", "no earlier passing run to compare with"
+        else:
+            status = "warn" if abs(change) > change_warn else "pass"
+            detail = f"{_num(before)} in {facts.baseline.run_id}"
+            if math.isfinite(change):
+                detail += f" ({change:+.0%})"
+        checks.append(Check(name, _split(table)[0], status, count,
+                            f"> 0; warn outside ±{change_warn:.0%} vs previous run", detail, before,
+                            facts.baseline.run_id))
+    return checks
+
+
+def check_freshness(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) -> list[Check]:
+    """Newest event per source no older than the allowed lag before the run's reference instant."""
+    lag = spec["max_lag_days"]
+    checks = []
+    for name, column in spec["events"].items():
+        schema_table = ".".join(_split(column)[:2])
+        col = _split(column)[2]
+        if col not in _columns(con, schema_table):
+            checks.append(Check(f"freshness:{name}", "staging", "fail", None, _limits(lag), f"{column} is missing"))
+            continue
+        newest = con.execute(f"select max({col}) from {schema_table}").fetchone()[0]
+        if newest is None:
+            checks.append(Check(f"freshness:{name}", "staging", "fail", None, _limits(lag),
+                                f"{schema_table} has no events"))
+            continue
+        newest = _aware(newest)
+        days = (facts.reference - newest).total_seconds() / 86400
+        status = _graded(days, lag.get("warn"), lag.get("fail"))
+        detail = (f"newest {newest:%Y-%m-%d %H:%M} UTC vs reference {facts.reference:%Y-%m-%d %H:%M} "
+                  f"({facts.reference_source})")
+        if days < -1:
+            # Events after the reference: a wrong reference_date or a clock problem upstream.
+            status, detail = "warn", detail + "; events newer than the reference"
+        checks.append(Check(f"freshness:{name}", "staging", status, round(days, 2), "lag days " + _limits(lag), detail))
+    return checks
+
+
+def _existing(con: duckdb.DuckDBPyConnection, columns: Iterable[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    found, missing = [], []
+    for column in columns:
+        schema, table, col = _split(column)
+        (found if col in _columns(con, f"{schema}.{table}") else missing).append(column)
+    return [(".".join(_split(c)[:2]), _split(c)[2]) for c in found], missing
+
+
+def check_features(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) -> list[Check]:
+    """Feature sanity: amounts that cannot be negative, rates that must be shares, order counts that
+    cannot exceed the orders there are."""
+    checks = []
+    for name, columns, predicate, threshold in (
+        ("features:negative_revenue", spec["revenue_columns"], "{c} < 0", "0 rows with a negative amount"),
+        ("features:rates_outside_0_1", spec["rate_columns"], "{c} < 0 or {c} > 1", "0 rows outside [0, 1]"),
+    ):
+        found, missing = _existing(con, columns)
+        bad, parts = 0, []
+        for table, col in found:
+            n = con.execute(f"select count(*) from {table} where {predicate.format(c=col)}").fetchone()[0]
+            bad += n
+            if n:
+                parts.append(f"{table}.{col}: {n}")
+        status = "fail" if bad else "warn" if missing else "pass"
+        detail = "; ".join(parts) or f"{len(found)} columns checked"
+        if missing:
+            detail += f"; not found: {', '.join(missing)}"
+        checks.append(Check(name, "marts", status, float(bad), threshold, detail))
+
+    profile_table, profile_col = ".".join(_split(spec["profile_orders"])[:2]), _split(spec["profile_orders"])[2]
+    orders_table = spec["orders_table"]
+    if profile_col in _columns(con, profile_table) and _table_exists(con, orders_table):
+        most = con.execute(f"select coalesce(max({profile_col}), 0) from {profile_table}").fetchone()[0]
+        total = con.execute(f"select count(*) from {orders_table}").fetchone()[0]
+        checks.append(Check("features:orders_per_profile", "marts", "fail" if most > total else "pass", float(most),
+                            f"<= {total} (rows of {orders_table})", f"largest {spec['profile_orders']}"))
+    else:
+        checks.append(Check("features:orders_per_profile", "marts", "warn", None, f"<= rows of {orders_table}",
+                            f"{spec['profile_orders']} or {orders_table} not found"))
+    return checks
+
+
+def run_checks(con: duckdb.DuckDBPyConnection, facts: RunFacts, thresholds: dict) -> list[Check]:
     return [
-        *check_dbt_tests(con, run_id),
-        *check_sources(con, run_id, thresholds["rejected_share"]),
-        *check_key_tables(con),
+        *check_dbt_tests(con, facts),
+        *check_sources(con, facts, thresholds["rejected_share"]),
+        *check_stitching(con, facts, thresholds["stitching"]),
+        *check_excluded_ids(con, facts, thresholds["excluded_ids_jump"]),
+        *check_volume(con, facts, thresholds["volume"]),
+        *check_freshness(con, facts, thresholds["freshness"]),
+        *check_features(con, facts, thresholds["features"]),
     ]
+
+
+# --- recording and reporting ----------------------------------------------------------------------
+
+
+def size_buckets(sizes: Iterable[int]) -> list[tuple[int, int, int]]:
+    """(min_ids, max_ids, profiles) in powers of two (1, 2, 3-4, 5-8, ...): the distribution spans
+    orders of magnitude, so a log-scale chart needs log-width buckets."""
+    counts: dict[int, int] = {}
+    for size in sizes:
+        exponent = 0 if size <= 1 else math.ceil(math.log2(size))
+        counts[exponent] = counts.get(exponent, 0) + 1
+    return [(1 if e == 0 else 2 ** (e - 1) + 1, 2**e, n) for e, n in sorted(counts.items())]
 
 
 def record(con: duckdb.DuckDBPyConnection, run_id: str, checks: list[Check]) -> None:
     """Replace this run's gate rows, so a re-run of the gate leaves one row per check."""
     now = datetime.now(UTC).replace(tzinfo=None)
     con.execute(RESULTS_DDL)
+    sizes = [s[0] for s in cluster_sizes(con)] if _table_exists(con, "stitching.user_id_stitcher") else []
     con.execute("begin transaction")
     con.execute("delete from audit.dq_gate_results where run_id = $run", {"run": run_id})
     con.executemany(
-        "insert into audit.dq_gate_results values (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(run_id, c.check_name, c.layer, c.status, c.observed_value, c.threshold, c.detail, now) for c in checks],
+        "insert into audit.dq_gate_results (run_id, check_name, layer, status, observed_value, threshold, detail, "
+        "checked_at, baseline_value, baseline_run_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(run_id, c.check_name, c.layer, c.status,
+          None if c.observed_value is None or not math.isfinite(c.observed_value) else c.observed_value,
+          c.threshold, c.detail, now, c.baseline_value, c.baseline_run_id) for c in checks],
     )
+    con.execute("delete from audit.dq_cluster_sizes where run_id = $run", {"run": run_id})
+    buckets = size_buckets(sizes)
+    if buckets:
+        con.executemany("insert into audit.dq_cluster_sizes values (?, ?, ?, ?, ?)",
+                        [(run_id, lo, hi, n, now) for lo, hi, n in buckets])
     con.execute("commit")
 
 
 def format_table(checks: list[Check]) -> str:
-    headers = ("status", "check", "layer", "observed", "threshold", "detail")
+    headers = ("status", "check", "layer", "observed", "threshold", "previous", "detail")
+    order = {"fail": 0, "warn": 1, "pass": 2}
     rows = [
-        (c.status.upper(), c.check_name, c.layer, "" if c.observed_value is None else f"{c.observed_value:g}",
-         c.threshold, c.detail)
-        for c in checks
+        (c.status.upper(), c.check_name, c.layer, _num(c.observed_value), c.threshold, _num(c.baseline_value),
+         c.detail[:140])
+        for c in sorted(checks, key=lambda c: order.get(c.status, 3))
     ]
     widths = [max(len(str(v)) for v in col) for col in zip(headers, *rows, strict=True)]
-    widths[-1] = min(widths[-1], 120)
     line = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [line.format(*headers), line.format(*("-" * w for w in widths))]
-    out += [line.format(*(str(v)[:120] for v in row)) for row in rows]
+    out += [line.format(*row).rstrip() for row in rows]
     return "\n".join(out)
 
 
@@ -150,18 +507,33 @@ def verdict(checks: list[Check]) -> str:
     return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
 
 
-def run_gate(con: duckdb.DuckDBPyConnection, run_id: str, thresholds: dict) -> list[Check]:
+def summary(checks: list[Check]) -> str:
+    counts = {s: sum(1 for c in checks if c.status == s) for s in STATUSES}
+    text = f"{verdict(checks).upper()}: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail"
+    for status in ("fail", "warn"):
+        named = [f"{c.check_name} ({_num(c.observed_value)} vs {c.threshold})" for c in checks if c.status == status]
+        if named:
+            text += f"\n{status}: " + "; ".join(named)
+    return text
+
+
+def run_gate(con: duckdb.DuckDBPyConnection, run_id: str, thresholds: dict,
+             reference: tuple[datetime, str] | None = None) -> list[Check]:
     """Run every check, record all of them, then fail when any failed."""
-    checks = run_checks(con, run_id, thresholds)
+    when, source = reference or resolve_reference()
+    facts = RunFacts(run_id, _aware(when), source, load_baseline(con, run_id))
+    checks = run_checks(con, facts, thresholds)
     record(con, run_id, checks)
-    table = format_table(checks)
-    result = verdict(checks)
-    log.info("data-quality gate for run %s: %s\n%s", run_id, result.upper(), table)
-    if result == "fail":
-        failed = [c for c in checks if c.status == "fail"]
+    # The table is the last thing logged, so the end of the task log is what on-call reads.
+    log.info("data-quality gate for run %s (baseline: %s; reference: %s from %s)\n%s\n\n%s",
+             run_id, facts.baseline.run_id or "none", f"{facts.reference:%Y-%m-%d %H:%M}", source,
+             summary(checks), format_table(checks))
+    failed = [c for c in checks if c.status == "fail"]
+    if failed:
         raise GateFailed(
             f"{len(failed)} check(s) failed: "
-            + "; ".join(f"{c.check_name} observed {c.observed_value} vs {c.threshold} ({c.detail})" for c in failed)
-            + "\n" + table
+            + "; ".join(f"{c.check_name} observed {_num(c.observed_value) or 'n/a'} vs {c.threshold} ({c.detail})"
+                        for c in failed),
+            failed,
         )
     return checks

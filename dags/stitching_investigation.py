@@ -1,0 +1,45 @@
+"""stitching_investigation: why did these ids merge? A manual, read-mostly report on one profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import DAG, Param, task
+
+from include import settings
+
+DOC_MD = """
+### stitching_investigation — why did these ids merge?
+
+Trigger with **id** (and optionally **id_type**) or **user_main_id** (e.g. from the gate's
+`stitching:largest_cluster_ids` row or `stitching.stitch_top_clusters`). The task log ends with the
+report: the profile's ids, the identify events (both SDKs) that linked them in time order, the bridge
+ids whose removal splits the profile, and a suggested exclusion-list entry or threshold. The same
+report is kept in `audit.stitching_investigations`.
+"""
+
+with DAG(
+    dag_id="stitching_investigation",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    params={
+        "id": Param(None, type=["null", "string"], maxLength=512,
+                    description="An id of the profile (user_id or anonymous_id), as it appears in the sources."),
+        "id_type": Param(None, type=["null", "string"], enum=[None, "user_id", "anonymous_id"],
+                         description="Type of id, when the same string is used as both."),
+        "user_main_id": Param(None, type=["null", "string"], pattern="^[0-9a-f]{32}$",
+                              description="The profile's user_main_id, instead of id."),
+    },
+    default_args={"owner": "data-platform", "retries": 0},
+    tags=["customer-360", "identity-stitching", "on-call"],
+    doc_md=DOC_MD,
+) as dag:
+
+    @task(pool=settings.DUCKDB_POOL)
+    def investigate(params: dict | None = None, run_id: str | None = None) -> dict:
+        from include.investigation import run_investigation
+
+        return run_investigation(params or {}, run_id or "")
+
+    investigate()

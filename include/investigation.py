@@ -1,0 +1,307 @@
+"""Why did these ids merge? The Profiles QA steps for one profile, as code.
+
+Given an id (optionally its type) or a user_main_id: the profile's ids, the identify events of both
+SDKs that linked them (in time order), the bridge ids - articulation points of the profile's graph,
+whose removal splits it - and a suggested fix (an exclusion-list entry or a tighter threshold).
+The report goes to audit.stitching_investigations and, as markdown, to the task log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+ID_TYPES = ("user_id", "anonymous_id")
+USER_MAIN_ID = re.compile(r"^[0-9a-f]{32}$")
+MARKDOWN_ROWS = 40  # rows per section in the log; the table keeps everything
+
+REPORT_DDL = """
+create schema if not exists audit;
+create table if not exists audit.stitching_investigations (
+    investigation_run_id varchar, requested varchar, user_main_id varchar, ids bigint, user_ids bigint,
+    anonymous_ids bigint, linking_events bigint, bridge_ids varchar, suggested_fix varchar,
+    report_markdown varchar, created_at timestamp
+);
+"""
+
+
+class InvestigationError(Exception):
+    """The request cannot be investigated; the message says why and what to try instead."""
+
+
+@dataclass(frozen=True)
+class Bridge:
+    other_id: str
+    other_id_type: str
+    linked_ids: int  # neighbours in the profile graph
+    split_sizes: tuple[int, ...]  # sizes of the parts left when it is removed, largest first
+
+    @property
+    def separated(self) -> int:
+        """Ids cut off from the largest remaining part: how much this id alone holds together."""
+        return sum(self.split_sizes[1:])
+
+
+@dataclass
+class Report:
+    requested: str
+    user_main_id: str
+    members: list[tuple[str, str]]
+    events: list[tuple]  # source_sdk, event_id, event_at, anonymous_id, user_id, file, row
+    bridges: list[Bridge]
+    suggested_fix: str
+    notes: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        users = [i for i, t in self.members if t == "user_id"]
+        anons = [i for i, t in self.members if t == "anonymous_id"]
+        out = [f"# Stitching investigation: {self.requested}", "",
+               f"Profile `{self.user_main_id}`: {len(self.members)} ids ({len(users)} user_ids, "
+               f"{len(anons)} anonymous_ids), {len(self.events)} linking identify events.", "",
+               "## Suggested fix", "", self.suggested_fix, ""]
+        out += ["## Bridge ids (removing one splits the profile)", ""]
+        if self.bridges:
+            out += ["| id | type | linked ids | parts after removal |", "| --- | --- | --- | --- |"]
+            out += [f"| `{b.other_id}` | {b.other_id_type} | {b.linked_ids} | "
+                    f"{', '.join(map(str, b.split_sizes[:8]))}{' ...' if len(b.split_sizes) > 8 else ''} |"
+                    for b in self.bridges[:MARKDOWN_ROWS]]
+        else:
+            out.append("None: no single id holds this profile together.")
+        out += ["", "## Ids of the profile", "", "| id | type |", "| --- | --- |"]
+        out += [f"| `{i}` | {t} |" for i, t in self.members[:MARKDOWN_ROWS]]
+        if len(self.members) > MARKDOWN_ROWS:
+            out.append(f"| ... {len(self.members) - MARKDOWN_ROWS} more | |")
+        out += ["", "## Source rows that linked them (time order)", "",
+                "| at | sdk | event_id | anonymous_id | user_id | file:row |", "| --- | --- | --- | --- | --- | --- |"]
+        out += [f"| {at:%Y-%m-%d %H:%M:%S} | {sdk} | {eid} | `{anon}` | `{user}` | {file}:{row} |"
+                for sdk, eid, at, anon, user, file, row in self.events[:MARKDOWN_ROWS]]
+        if len(self.events) > MARKDOWN_ROWS:
+            out.append(f"| ... {len(self.events) - MARKDOWN_ROWS} more in staging.stg_rudderstack__identifies | |||||")
+        out += [f"\n_{note}_" for note in self.notes]
+        return "\n".join(out)
+
+
+def validate_request(id_value: str | None, id_type: str | None, user_main_id: str | None) -> None:
+    id_value = (id_value or "").strip()
+    user_main_id = (user_main_id or "").strip()
+    if bool(id_value) == bool(user_main_id):
+        raise InvestigationError("give exactly one of the params 'id' (with optional 'id_type') or 'user_main_id'")
+    if id_type and id_type not in ID_TYPES:
+        raise InvestigationError(f"id_type must be one of {', '.join(ID_TYPES)}, not {id_type!r}")
+    if user_main_id and not USER_MAIN_ID.match(user_main_id):
+        raise InvestigationError(f"user_main_id {user_main_id!r} is not a 32-character lower-case md5 hex string")
+
+
+def resolve_profile(con: duckdb.DuckDBPyConnection, id_value: str | None, id_type: str | None,
+                    user_main_id: str | None) -> tuple[str, str]:
+    """(user_main_id, description of the request), or InvestigationError with what was found instead."""
+    if user_main_id:
+        user_main_id = user_main_id.strip()
+        if not con.execute("select count(*) from stitching.user_id_stitcher where user_main_id = $m",
+                           {"m": user_main_id}).fetchone()[0]:
+            raise InvestigationError(f"user_main_id {user_main_id} is not in stitching.user_id_stitcher "
+                                     "(profiles are recomputed every run: look it up again in the latest run)")
+        return user_main_id, f"user_main_id {user_main_id}"
+    id_value = (id_value or "").strip()
+    rows = con.execute(
+        "select user_main_id, other_id_type from stitching.user_id_stitcher "
+        "where other_id = $id and ($type is null or other_id_type = $type)",
+        {"id": id_value, "type": id_type or None},
+    ).fetchall()
+    described = f"{id_type or 'id'} {id_value!r}"
+    if len(rows) == 1:
+        return rows[0][0], f"{rows[0][1]} {id_value}"
+    if len(rows) > 1:
+        raise InvestigationError(f"{described} exists as both user_id and anonymous_id: set id_type")
+    excluded = con.execute(
+        "select other_id_type, reason, detail from stitching.excluded_ids "
+        "where other_id = $id and ($type is null or other_id_type = $type)",
+        {"id": id_value, "type": id_type or None},
+    ).fetchall()
+    if excluded:
+        why = "; ".join(f"{t}: {reason} ({detail})" for t, reason, detail in excluded)
+        raise InvestigationError(f"{described} was kept out of the identity graph ({why}), so it is in no profile; "
+                                 "see stitching.excluded_ids")
+    raise InvestigationError(f"{described} is not in stitching.user_id_stitcher nor stitching.excluded_ids: "
+                             "check the spelling and id_type (ids are trimmed, case-sensitive)")
+
+
+def profile_members(con: duckdb.DuckDBPyConnection, user_main_id: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "select other_id, other_id_type from stitching.user_id_stitcher where user_main_id = $m "
+        "order by other_id_type desc, other_id", {"m": user_main_id}).fetchall()
+
+
+def linking_events(con: duckdb.DuckDBPyConnection, user_main_id: str) -> list[tuple]:
+    """Identify events of both SDKs whose two ids both belong to the profile: the graph's edges."""
+    return con.execute(
+        """
+        with members as (
+            select other_id, other_id_type from stitching.user_id_stitcher where user_main_id = $m
+        )
+        select i.source_sdk, i.event_id, i.event_at, i.anonymous_id, i.user_id, i.landed_file_name,
+               i.landed_row_number
+        from staging.stg_rudderstack__identifies as i
+        inner join members as a on a.other_id = i.anonymous_id and a.other_id_type = 'anonymous_id'
+        inner join members as u on u.other_id = i.user_id and u.other_id_type = 'user_id'
+        order by i.event_at, i.source_sdk, i.event_id
+        """,
+        {"m": user_main_id},
+    ).fetchall()
+
+
+Node = tuple[str, str]  # (other_id_type, other_id)
+
+
+def articulation_splits(adjacency: dict[Node, set[Node]]) -> dict[Node, tuple[int, ...]]:
+    """Articulation points with the sizes of the parts their removal leaves, largest first.
+
+    Tarjan's low-link DFS with subtree sizes, iterative and O(ids + links): a cut-vertex test per
+    node with networkx would be quadratic, and an over-stitched profile has tens of thousands of ids."""
+    disc: dict[Node, int] = {}
+    low: dict[Node, int] = {}
+    size: dict[Node, int] = {}
+    cut_children: dict[Node, list[int]] = {}
+    splits: dict[Node, tuple[int, ...]] = {}
+    clock = 0
+    for root in adjacency:
+        if root in disc:
+            continue
+        disc[root] = low[root] = clock
+        clock += 1
+        size[root] = 1
+        component = [root]
+        stack = [(root, None, iter(adjacency[root]))]
+        while stack:
+            node, parent, neighbours = stack[-1]
+            for nxt in neighbours:
+                if nxt not in disc:
+                    disc[nxt] = low[nxt] = clock
+                    clock += 1
+                    size[nxt] = 1
+                    component.append(nxt)
+                    stack.append((nxt, node, iter(adjacency[nxt])))
+                    break
+                if nxt != parent:
+                    low[node] = min(low[node], disc[nxt])
+            else:
+                stack.pop()
+                if parent is not None:
+                    low[parent] = min(low[parent], low[node])
+                    size[parent] += size[node]
+                    if low[node] >= disc[parent]:
+                        cut_children.setdefault(parent, []).append(size[node])
+        total = size[root]
+        for node in component:
+            parts = cut_children.get(node, [])
+            if node == root:
+                if len(parts) >= 2:
+                    splits[node] = tuple(sorted(parts, reverse=True))
+            elif parts:
+                rest = total - 1 - sum(parts)
+                splits[node] = tuple(sorted([*parts, *([rest] if rest else [])], reverse=True))
+    return splits
+
+
+def bridge_ids(members: list[tuple[str, str]], events: list[tuple]) -> list[Bridge]:
+    """Articulation points of the profile graph, the ones holding most ids together first."""
+    adjacency: dict[Node, set[Node]] = {(t, i): set() for i, t in members}
+    for event in events:
+        anon, user = ("anonymous_id", event[3]), ("user_id", event[4])
+        adjacency.setdefault(anon, set()).add(user)
+        adjacency.setdefault(user, set()).add(anon)
+    bridges = [Bridge(node[1], node[0], len(adjacency[node]), parts)
+               for node, parts in articulation_splits(adjacency).items()]
+    return sorted(bridges, key=lambda b: (-b.separated, -b.linked_ids, b.other_id))
+
+
+def suggest_fix(con: duckdb.DuckDBPyConnection, bridges: list[Bridge], thresholds: dict) -> str:
+    """An exclusion-list entry for the strongest suspicious bridge; a threshold when it would be precise.
+
+    A user_id linking a few devices is one person with several devices (normal); an anonymous_id linking
+    several user_ids is a shared device or kiosk (suspicious); so is a user_id with very many devices."""
+    max_users = int(thresholds.get("stitch_max_user_ids_per_anonymous_id", 5))
+    max_anons = int(thresholds.get("stitch_max_anonymous_ids_per_user_id", 100))
+    suspicious = [b for b in bridges if (b.other_id_type == "anonymous_id" and b.linked_ids > 1)
+                  or (b.other_id_type == "user_id" and b.linked_ids > 20)]
+    if not suspicious:
+        return ("No fix suggested: no bridge id looks shared (no anonymous_id links several user_ids). "
+                "The profile is one person's ids or is held together by several paths.")
+    top = suspicious[0]
+    entry = f"`{top.other_id},{top.other_id_type},shared id found by stitching_investigation`"
+    text = (f"`{top.other_id}` ({top.other_id_type}) links {top.linked_ids} ids; removing it splits the profile "
+            f"into parts of {', '.join(map(str, top.split_sizes[:8]))} ids. Add it to the exclusion list "
+            f"(dbt/seeds/stitch_exclusion_list.csv): {entry}.")
+    if top.other_id_type == "anonymous_id":
+        new_limit = top.linked_ids - 1
+        affected = con.execute(
+            "select count(*) from (select anonymous_id from staging.stg_rudderstack__identifies "
+            "where anonymous_id is not null and user_id is not null group by anonymous_id "
+            "having count(distinct user_id) > $n)", {"n": new_limit}).fetchone()[0]
+        if new_limit < max_users:
+            text += (f" Alternatively lower stitch_max_user_ids_per_anonymous_id from {max_users} to {new_limit}: "
+                     f"that would exclude {affected} anonymous_ids in all (check that is not too many).")
+    elif top.linked_ids - 1 < max_anons:
+        text += f" Or lower stitch_max_anonymous_ids_per_user_id from {max_anons} to {top.linked_ids - 1}."
+    if len(suspicious) > 1:
+        text += f" {len(suspicious) - 1} more suspicious bridge ids are listed below."
+    return text
+
+
+def investigate(con: duckdb.DuckDBPyConnection, id_value: str | None = None, id_type: str | None = None,
+                user_main_id: str | None = None, thresholds: dict | None = None) -> Report:
+    validate_request(id_value, id_type, user_main_id)
+    for table in ("stitching.user_id_stitcher", "stitching.excluded_ids", "staging.stg_rudderstack__identifies"):
+        schema, name = table.split(".")
+        if not con.execute("select count(*) from information_schema.tables where table_schema = $s and "
+                           "table_name = $t", {"s": schema, "t": name}).fetchone()[0]:
+            raise InvestigationError(f"{table} does not exist: run the customer_360 DAG first")
+    main_id, requested = resolve_profile(con, id_value, id_type, user_main_id)
+    members = profile_members(con, main_id)
+    events = linking_events(con, main_id)
+    bridges = bridge_ids(members, events)
+    report = Report(requested, main_id, members, events, bridges, suggest_fix(con, bridges, thresholds or {}))
+    if len(members) == 1:
+        report.notes.append("A profile of one id: nothing merged into it.")
+    return report
+
+
+def record_report(con: duckdb.DuckDBPyConnection, run_id: str, report: Report) -> None:
+    users = sum(1 for _, t in report.members if t == "user_id")
+    con.execute(REPORT_DDL)
+    con.execute(
+        "insert into audit.stitching_investigations values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_id, report.requested, report.user_main_id, len(report.members), users, len(report.members) - users,
+         len(report.events),
+         json.dumps([{"id": b.other_id, "type": b.other_id_type, "linked_ids": b.linked_ids,
+                      "split_sizes": list(b.split_sizes[:20])} for b in report.bridges[:100]]),
+         report.suggested_fix, report.markdown(), datetime.now(UTC).replace(tzinfo=None)],
+    )
+
+
+def run_investigation(params: dict, run_id: str) -> dict:
+    """The DAG's task: investigate, record, log the markdown; a bad request fails with one clear line."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.dag_params import dag_params
+    from include.warehouse import WarehouseUnavailable, connect
+
+    thresholds = {name: param.value for name, param in dag_params().items()}
+    try:
+        with connect() as con:
+            report = investigate(con, params.get("id"), params.get("id_type"), params.get("user_main_id"), thresholds)
+            record_report(con, run_id, report)
+    except (InvestigationError, WarehouseUnavailable) as exc:
+        log.error("Cannot investigate: %s", exc)
+        # from None: the reason is the message; a traceback of this module would only hide it.
+        raise AirflowFailException(f"Cannot investigate: {exc}") from None
+    log.info("stitching investigation report (also in audit.stitching_investigations):\n\n%s", report.markdown())
+    return {"user_main_id": report.user_main_id, "ids": len(report.members),
+            "bridge_ids": [b.other_id for b in report.bridges[:10]], "suggested_fix": report.suggested_fix}

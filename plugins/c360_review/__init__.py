@@ -1,0 +1,1 @@
+"""The Customer 360 on-call review page: gate verdicts, check tables, alerts, stitching health."""

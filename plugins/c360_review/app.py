@@ -1,0 +1,48 @@
+"""The review page's FastAPI app, mounted by the API server under URL_PREFIX.
+
+Airflow does not authenticate plugin apps (a mounted app inherits none of the core API's
+dependencies), so every route here depends on Airflow's own check: a valid JWT (Bearer header or the
+UI's _token cookie) of a user allowed to read customer_360's runs."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+URL_PREFIX = "/c360-review"
+
+
+def _authorized() -> list:
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+    from airflow.api_fastapi.core_api.security import requires_access_dag
+
+    return [Depends(requires_access_dag("GET", DagAccessEntity.RUN, "customer_360"))]
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Customer 360 on-call review", dependencies=_authorized(), docs_url=None, redoc_url=None,
+                  openapi_url=None)
+
+    @app.exception_handler(HTTPException)
+    async def refused(request: Request, exc: HTTPException) -> HTMLResponse:
+        # A person in a browser gets a way to log in; the status stays what Airflow decided.
+        login = f"/auth/login?next={URL_PREFIX}/"
+        return HTMLResponse(f'<p>{exc.detail}. <a href="{login}">Log in to Airflow</a> first.</p>',
+                            status_code=exc.status_code)
+
+    @app.get("/", response_class=HTMLResponse)
+    def review(request: Request, run_id: str | None = None) -> HTMLResponse:
+        from c360_review.page import render
+        from c360_review.queries import load
+        from include import settings
+        from include.pipeline_config import load_pipeline_config
+        from include.warehouse import WarehouseUnavailable
+
+        try:
+            data = load(run_id)
+        except WarehouseUnavailable as exc:
+            return HTMLResponse(f"<h1>Customer 360 on-call review</h1><p>{exc}</p>", status_code=503)
+        html = render(data, f"{URL_PREFIX}/", load_pipeline_config().gate, str(settings.duckdb_path()))
+        return HTMLResponse(html)
+
+    return app

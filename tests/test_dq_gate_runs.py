@@ -1,0 +1,237 @@
+"""The gate, alerts and investigation on real customer_360 runs (Airflow, Cosmos, dbt, DuckDB).
+
+One warehouse serves every test here and the review-page test: a clean run first (it must pass every
+check and becomes the baseline), then a run on data built to break three checks, with an SMTP server
+on loopback configured as the alert notifier, then investigation runs on the same warehouse.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import socket
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import DagRunResult, airflow_env, run_airflow, run_dag
+
+pytestmark = pytest.mark.slow
+
+SHARED_DEVICE = "shared-device-7f3a"
+BRIDGED_USERS = ("bridge-user-anna", "bridge-user-ben")
+OVERSTITCHED_USERS = 5_001  # a binary tree of user_ids joined by anonymous_ids: 10,001 ids, depth 13
+EXPECTED_FAILS = {"stitching:largest_cluster_ids", "rejected_share:identifies_ruby", "features:negative_revenue"}
+
+
+@dataclass
+class GateRuns:
+    warehouse: Path
+    env: dict[str, str]
+    clean: DagRunResult
+    broken: DagRunResult
+    mails: list[Message] = field(default_factory=list)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _append(path: Path, rows: list[list[str]]) -> None:
+    # The generator's dialect: "\n" line ends, every value quoted (a mixed file trips DuckDB's sniffer).
+    with path.open("a", newline="", encoding="utf-8") as f:
+        csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+
+
+def _event(n: int, anon: str, user: str, sdk: str, day: int = 20) -> list[str]:
+    at = f"2026-10-{day:02d}T{n % 24:02d}:{n % 60:02d}:00Z"
+    return [f"break-{sdk}-{n:06d}", anon, user, at, at, "", "test"]
+
+
+def build_broken_landing(source: Path, dest: Path) -> Path:
+    """The clean landing data plus: an over-stitched graph (identifies_js), a shared device joining two
+    people (both SDKs), 5 % unparsable rows in identifies_ruby, and one negative order revenue."""
+    shutil.copytree(source, dest)
+    js, ruby = dest / "identifies_js" / "part-00000.csv", dest / "identifies_ruby" / "part-00000.csv"
+    tree = []
+    for i in range(2, OVERSTITCHED_USERS + 1):  # anon i joins user i to its parent user i // 2
+        tree += [_event(2 * i, f"tree-anon-{i}", f"tree-user-{i}", "js"),
+                 _event(2 * i + 1, f"tree-anon-{i}", f"tree-user-{i // 2}", "js")]
+    tree.append(_event(1, "tree-anon-1", "tree-user-1", "js"))
+    _append(js, tree)
+    anna, ben = BRIDGED_USERS
+    # event numbers above the tree's, so no event id repeats (the loader would quarantine a repeat)
+    _append(js, [_event(900_001, "anna-laptop", anna, "js", 3), _event(900_002, SHARED_DEVICE, anna, "js", 5)])
+    _append(ruby, [_event(900_003, "ben-phone", ben, "ruby", 4), _event(900_004, SHARED_DEVICE, ben, "ruby", 6)])
+    good = sum(1 for _ in ruby.open(encoding="utf-8")) - 1
+    bad = math.ceil(good * 0.05 / 0.95)
+    _append(ruby, [[f"bad-ruby-{n}", f"a-{n}", f"u-{n}", "not a timestamp", "2026-10-20T00:00:00Z", "", "test"]
+                   for n in range(bad)])
+    orders = dest / "orders" / "part-00000.csv"
+    lines = orders.read_text(encoding="utf-8").split("\n")
+    # Edit one value in place (no field of an order holds a comma), keeping the file's quoting.
+    first_completed = next(i for i, line in enumerate(lines) if ',"completed",' in line)
+    fields = lines[first_completed].split(",")
+    fields[4] = "-25.00"  # revenue_usd
+    lines[first_completed] = ",".join(fields)
+    orders.write_text("\n".join(lines), encoding="utf-8")
+    return dest
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.mails: list[Message] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.mails.append(message_from_bytes(envelope.original_content or envelope.content))
+        return "250 OK"
+
+
+def _smtp_connection(port: int) -> str:
+    return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
+                       "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "airflow@c360.test",
+                                 "to": "oncall@c360.test", "timeout": 10, "retry_limit": 0}})
+
+
+def _build(airflow_home: Path, small_landing: Path, tmp: Path) -> GateRuns:
+    from aiosmtpd.controller import Controller
+
+    warehouse = tmp / "warehouse.duckdb"
+    inbox, port = _Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        env = airflow_env(airflow_home, warehouse, AIRFLOW_CONN_C360_ALERTS_SMTP=_smtp_connection(port))
+        started = time.monotonic()
+        clean = run_dag(env, {"source_dir": str(small_landing)})
+        print(f"\nclean customer_360 run: {time.monotonic() - started:.0f} s")
+        broken_landing = build_broken_landing(small_landing, tmp / "broken_landing")
+        started = time.monotonic()
+        broken = run_dag(env, {"source_dir": str(broken_landing)})
+        print(f"broken customer_360 run: {time.monotonic() - started:.0f} s")
+    finally:
+        controller.stop()
+    return GateRuns(warehouse, env, clean, broken, inbox.mails)
+
+
+def gate_runs_for(request: pytest.FixtureRequest) -> GateRuns:
+    """The two runs, made once per session: the review-page test reads the same warehouse. Cached on
+    the pytest config because a test module may be imported under two names."""
+    cached = getattr(request.config, "_c360_gate_runs", None)
+    if cached is None:
+        tmp = request.getfixturevalue("tmp_path_factory").mktemp("gate_runs")
+        cached = _build(request.getfixturevalue("airflow_home"), request.getfixturevalue("small_landing"), tmp)
+        request.config._c360_gate_runs = cached
+    return cached
+
+
+@pytest.fixture(scope="module")
+def gate_runs(request: pytest.FixtureRequest) -> GateRuns:
+    return gate_runs_for(request)
+
+
+def gate_rows(warehouse: Path, run_id: str) -> dict[str, tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {r[0]: r[1:] for r in con.execute(
+            "select check_name, status, observed_value, threshold, detail from audit.dq_gate_results "
+            "where run_id = $r", {"r": run_id}).fetchall()}
+
+
+def test_a_clean_run_passes_every_check(gate_runs: GateRuns) -> None:
+    assert gate_runs.clean.state == "success", gate_runs.clean.output[-6000:]
+    rows = gate_rows(gate_runs.warehouse, gate_runs.clean.run_id)
+    not_passing = {k: v for k, v in rows.items() if v[0] != "pass"}
+    assert rows and not not_passing, not_passing
+    assert "freshness:identifies" in rows and "stitching:largest_cluster_ids" in rows
+
+
+def test_a_run_on_broken_data_fails_exactly_the_broken_checks(gate_runs: GateRuns) -> None:
+    broken = gate_runs.broken
+    assert broken.state == "failed"
+    failed_tasks = {t for t, s in broken.task_states.items() if s != "success"}
+    assert failed_tasks == {"dq_gate"}, failed_tasks
+    rows = gate_rows(gate_runs.warehouse, broken.run_id)
+    assert {k for k, v in rows.items() if v[0] == "fail"} == EXPECTED_FAILS
+    assert rows["stitching:largest_cluster_ids"][1] > 10_000
+    assert 0.04 < rows["rejected_share:identifies_ruby"][1] < 0.06
+    assert rows["features:negative_revenue"][1] >= 1
+    # the log ends with the check table
+    assert "dq_gate" in broken.output and "stitching:largest_cluster_ids" in broken.output
+
+
+def test_the_gate_failure_is_alerted_once_with_its_failing_checks(gate_runs: GateRuns) -> None:
+    with duckdb.connect(str(gate_runs.warehouse), read_only=True) as con:
+        alerts = con.execute(
+            "select kind, layer, task_id, try_number, failing_checks, delivered_via, log_url, exception "
+            "from audit.alerts where run_id = $r order by created_at", {"r": gate_runs.broken.run_id}).fetchall()
+    kinds = [a[0] for a in alerts]
+    assert kinds == ["task_failed", "run_failed"], alerts
+    _kind, layer, task_id, try_number, checks, via, url, exception = alerts[0]
+    assert (layer, task_id, try_number, via) == ("dq_gate", "dq_gate", 1, "smtp")
+    assert {c["check_name"] for c in json.loads(checks)} == EXPECTED_FAILS
+    assert f"/dags/customer_360/runs/{gate_runs.broken.run_id.replace(':', '%3A').replace('+', '%2B')}" in url
+    assert "3 check(s) failed" in exception
+    assert alerts[1][5].startswith("none")  # the run-level alert did not page a second time
+    # the clean run raised nothing
+    with duckdb.connect(str(gate_runs.warehouse), read_only=True) as con:
+        assert not con.execute("select count(*) from audit.alerts where run_id = $r",
+                               {"r": gate_runs.clean.run_id}).fetchone()[0]
+
+
+def test_the_alert_mail_reaches_the_smtp_server_with_the_failing_checks(gate_runs: GateRuns) -> None:
+    assert len(gate_runs.mails) == 1, [m["Subject"] for m in gate_runs.mails]
+    mail = gate_runs.mails[0]
+    assert mail["To"] == "oncall@c360.test"
+    assert "dq_gate failed" in mail["Subject"] and gate_runs.broken.run_id in mail["Subject"]
+    body = "".join(part.get_payload(decode=True).decode() for part in mail.walk()
+                   if part.get_content_type() == "text/html")
+    for check in EXPECTED_FAILS:
+        assert check in body
+    assert "10001" in body or "10,001" in body
+
+
+def _investigate(gate_runs: GateRuns, conf: dict) -> tuple[int, str, dict | None]:
+    proc = run_airflow(gate_runs.env, "dags", "test", "stitching_investigation", "-c", json.dumps(conf))
+    with duckdb.connect(str(gate_runs.warehouse), read_only=True) as con:
+        tables = {t for (t,) in con.execute("select table_name from information_schema.tables").fetchall()}
+        row = con.execute(
+            "select requested, ids, bridge_ids, suggested_fix, report_markdown from audit.stitching_investigations "
+            "order by created_at desc limit 1").fetchone() if "stitching_investigations" in tables else None
+    names = ("requested", "ids", "bridge_ids", "suggested_fix", "markdown")
+    report = dict(zip(names, row, strict=True)) if row else None
+    return proc.returncode, proc.stdout + proc.stderr, report
+
+
+def test_the_investigation_names_the_shared_device_as_the_bridge(gate_runs: GateRuns) -> None:
+    code, output, report = _investigate(gate_runs, {"id": BRIDGED_USERS[0], "id_type": "user_id"})
+    assert code == 0, output[-5000:]
+    assert report is not None and report["requested"] == f"user_id {BRIDGED_USERS[0]}"
+    assert report["ids"] == 5  # two people, their own devices and the shared one
+    bridges = json.loads(report["bridge_ids"])
+    assert bridges[0]["id"] == SHARED_DEVICE and bridges[0]["split_sizes"] == [2, 2]
+    assert SHARED_DEVICE in report["suggested_fix"] and "stitch_exclusion_list.csv" in report["suggested_fix"]
+    # both SDKs' source rows, in time order, are in the report and the log
+    assert "| js |" in report["markdown"] and "| ruby |" in report["markdown"]
+    assert "## Bridge ids" in output and SHARED_DEVICE in output
+
+
+def test_an_unknown_id_gives_a_clear_message(gate_runs: GateRuns) -> None:
+    code, output, _ = _investigate(gate_runs, {"id": "no-such-id-42"})
+    assert code != 0 or "failed" in output
+    assert "Cannot investigate: id 'no-such-id-42' is not in stitching.user_id_stitcher" in output
+
+
+def test_an_invalid_request_is_refused_before_any_task_runs(gate_runs: GateRuns) -> None:
+    proc = run_airflow(gate_runs.env, "dags", "test", "stitching_investigation", "-c",
+                       json.dumps({"user_main_id": "not-an-md5"}))
+    assert proc.returncode != 0
+    assert "user_main_id" in proc.stdout + proc.stderr
