@@ -28,9 +28,7 @@ renamed as (
 final as (
 
     select * from renamed
-    qualify row_number() over (
-        partition by event_id order by landed_file_name desc, landed_row_number desc
-    ) = 1
+    {{ keep_latest_landed('event_id') }}
 
 )
 

@@ -20,9 +20,7 @@ renamed as (
 final as (
 
     select * from renamed
-    qualify row_number() over (
-        partition by design_id order by landed_file_name desc, landed_row_number desc
-    ) = 1
+    {{ keep_latest_landed('design_id') }}
 
 )
 

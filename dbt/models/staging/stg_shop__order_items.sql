@@ -25,9 +25,7 @@ final as (
         *,
         quantity * unit_price_usd as line_amount_usd
     from renamed
-    qualify row_number() over (
-        partition by order_item_id order by landed_file_name desc, landed_row_number desc
-    ) = 1
+    {{ keep_latest_landed('order_item_id') }}
 
 )
 

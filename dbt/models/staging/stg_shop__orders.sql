@@ -27,9 +27,7 @@ final as (
         *,
         coupon_code is not null as has_coupon
     from renamed
-    qualify row_number() over (
-        partition by order_id order by landed_file_name desc, landed_row_number desc
-    ) = 1
+    {{ keep_latest_landed('order_id') }}
 
 )
 
