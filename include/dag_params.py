@@ -20,6 +20,14 @@ def dag_params() -> dict[str, Param]:
             500, type="integer", minimum=10, maximum=5_000_000,
             description="Scale of the synthetic data (used only when source_dir is empty).",
         ),
+        # The task groups and the dbt profile are rendered for the deployed target when the DAG file is
+        # parsed, so a run cannot switch warehouse: the schema accepts only the deployed one (const),
+        # and the API refuses any other before a run exists.
+        "target": Param(
+            settings.target_name(), type="string", enum=list(settings.TARGETS), const=settings.target_name(),
+            description=f"Warehouse to build. This deployment builds {settings.target_name()} (set by C360_TARGET "
+            "when the DAG is deployed); a run asking for another target is refused.",
+        ),
         "seed": Param(42, type="integer", minimum=0, maximum=2**31 - 1, description="Seed of the synthetic data."),
         "full_refresh": Param(False, type="boolean", description="Rebuild incremental models from scratch."),
         "reference_date": Param(

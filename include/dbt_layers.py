@@ -10,7 +10,6 @@ from cosmos import (
     ExecutionMode,
     InvocationMode,
     LoadMode,
-    ProfileConfig,
     ProjectConfig,
     RenderConfig,
     TestBehavior,
@@ -18,7 +17,7 @@ from cosmos import (
 from cosmos.constants import TestIndirectSelection
 from cosmos.operators.local import DbtTestLocalOperator
 
-from include import settings
+from include import settings, targets
 from include.pipeline_config import Layer
 
 # The manifest comes from `dbt parse` at set-up (make, Dockerfile): the scheduler never runs dbt ls.
@@ -27,15 +26,12 @@ PROJECT_CONFIG = ProjectConfig(
     manifest_path=settings.DBT_MANIFEST,
     project_name="c360",
     install_dbt_deps=False,
-    # Cosmos runs dbt from a copy of the project, so the warehouse path must be absolute.
-    env_vars={"C360_DUCKDB_PATH": str(settings.duckdb_path()), "C360_DBT_TARGET": "dev"},
+    env_vars=targets.dbt_env_vars(),
 )
 
-PROFILE_CONFIG = ProfileConfig(
-    profile_name="c360",
-    target_name="dev",
-    profiles_yml_filepath=settings.DBT_PROJECT_DIR / "profiles.yml",
-)
+# Chosen when the DAG file is parsed (C360_TARGET): DuckDB reads dbt/profiles.yml, Snowflake builds
+# the profile from an Airflow connection when a task runs.
+PROFILE_CONFIG = targets.profile_config()
 
 # In-process dbtRunner is about twice as fast as a dbt subprocess per task. CAUTIOUS keeps a test
 # with several parents from running before all of them are built.
@@ -55,12 +51,14 @@ DBT_VARS = {
 
 
 def operator_args() -> dict[str, Any]:
-    return {
+    args: dict[str, Any] = {
         "vars": DBT_VARS,
         "full_refresh": "{{ params.full_refresh }}",
         "append_env": True,
-        "pool": settings.DUCKDB_POOL,
     }
+    if settings.DUCKDB_POOL:
+        args["pool"] = settings.DUCKDB_POOL
+    return args
 
 
 def layer_task_group(layer: Layer) -> DbtTaskGroup:

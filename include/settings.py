@@ -17,7 +17,7 @@ DATA_DIR = PROJECT_ROOT / "data"
 _SHARED_CONTRACTS = PROJECT_ROOT.parent / "shared" / "contracts"
 _VENDORED_CONTRACTS = PROJECT_ROOT / "include" / "contracts"
 
-DUCKDB_POOL = "duckdb"
+TARGETS = ("duckdb", "snowflake")
 
 
 def contracts_dir() -> Path:
@@ -39,5 +39,21 @@ def default_source_dir() -> str:
 
 
 def target_name() -> str:
-    """Which warehouse the DAG builds: duckdb (embedded default) or snowflake (production)."""
-    return os.environ.get("C360_TARGET", "duckdb")
+    """Which warehouse the DAG builds: duckdb (embedded default) or snowflake (production).
+
+    Read when the DAG file is parsed: Cosmos renders the dbt task groups, and their profile, then.
+    """
+    target = os.environ.get("C360_TARGET", "").strip().lower() or "duckdb"
+    if target not in TARGETS:
+        raise ValueError(f"C360_TARGET={target!r} is not a known target; use one of: {', '.join(TARGETS)}")
+    return target
+
+
+def snowflake_conn_id() -> str:
+    """The Airflow connection dbt (through Cosmos) and the Snowflake loader use."""
+    return os.environ.get("C360_SNOWFLAKE_CONN_ID") or "snowflake_default"
+
+
+# DuckDB takes one writing process, so its writers share a one-slot pool; Snowflake takes concurrent
+# writers, so there the tasks use Airflow's default pool (None).
+DUCKDB_POOL: str | None = "duckdb" if target_name() == "duckdb" else None
