@@ -17,7 +17,7 @@ cluster_sizes as (
     select
         user_main_id,
         count(*) as ids,
-        sum(case when other_id_type = 'user_id' then 1 else 0 end) as user_ids
+        count(case when other_id_type = 'user_id' then 1 end) as user_ids
     from stitcher
     group by user_main_id
 
@@ -33,14 +33,14 @@ profile_totals as (
 
     select
         count(*) as total_profiles,
-        coalesce(sum(ids), 0) as total_ids,
+        cast(coalesce(sum(ids), 0) as {{ dbt.type_bigint() }}) as total_ids,
         coalesce(max(ids), 0) as largest_cluster_size,
         avg(ids) as avg_cluster_size,
         median(ids) as median_cluster_size,
-        sum(case when ids > 10 then 1 else 0 end) as clusters_over_10_ids,
-        sum(case when ids > 50 then 1 else 0 end) as clusters_over_50_ids,
-        sum(case when ids > 100 then 1 else 0 end) as clusters_over_100_ids,
-        sum(case when user_ids > 1 then 1 else 0 end) as profiles_with_multiple_user_ids
+        count(case when ids > 10 then 1 end) as clusters_over_10_ids,
+        count(case when ids > 50 then 1 end) as clusters_over_50_ids,
+        count(case when ids > 100 then 1 end) as clusters_over_100_ids,
+        count(case when user_ids > 1 then 1 end) as profiles_with_multiple_user_ids
     from cluster_sizes
 
 ),

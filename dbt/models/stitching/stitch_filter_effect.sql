@@ -62,8 +62,8 @@ ids_per_reason as (
     select
         reason,
         count(*) as ids_excluded,
-        sum(case when other_id_type = 'user_id' then 1 else 0 end) as user_ids_excluded,
-        sum(case when other_id_type = 'anonymous_id' then 1 else 0 end) as anonymous_ids_excluded
+        count(case when other_id_type = 'user_id' then 1 end) as user_ids_excluded,
+        count(case when other_id_type = 'anonymous_id' then 1 end) as anonymous_ids_excluded
     from excluded
     group by reason
 

@@ -11,8 +11,8 @@ cluster_sizes as (
     select
         user_main_id,
         count(*) as ids,
-        sum(case when other_id_type = 'user_id' then 1 else 0 end) as user_ids,
-        sum(case when other_id_type = 'anonymous_id' then 1 else 0 end) as anonymous_ids
+        count(case when other_id_type = 'user_id' then 1 end) as user_ids,
+        count(case when other_id_type = 'anonymous_id' then 1 end) as anonymous_ids
     from stitcher
     group by user_main_id
 
