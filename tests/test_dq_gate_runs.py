@@ -27,7 +27,8 @@ pytestmark = pytest.mark.slow
 
 SHARED_DEVICE = "shared-device-7f3a"
 BRIDGED_USERS = ("bridge-user-anna", "bridge-user-ben")
-OVERSTITCHED_USERS = 5_001  # a binary tree of user_ids joined by anonymous_ids: 10,001 ids, depth 13
+OVERSTITCHED_USERS = 5_001  # a binary tree of user_ids joined by anonymous_ids, depth 13
+OVERSTITCHED_IDS = 2 * OVERSTITCHED_USERS  # user i and its anonymous_id i, for every i in 1..5,001
 EXPECTED_FAILS = {"stitching:largest_cluster_ids", "rejected_share:identifies_ruby", "features:negative_revenue"}
 
 
@@ -196,7 +197,7 @@ def test_the_alert_mail_reaches_the_smtp_server_with_the_failing_checks(gate_run
                    if part.get_content_type() == "text/html")
     for check in EXPECTED_FAILS:
         assert check in body
-    assert "10001" in body or "10,001" in body
+    assert f"{OVERSTITCHED_IDS}" in body or f"{OVERSTITCHED_IDS:,}" in body
 
 
 def _investigate(gate_runs: GateRuns, conf: dict) -> tuple[int, str, dict | None]:
