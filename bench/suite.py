@@ -1,0 +1,500 @@
+"""The benchmark suite: every stage of customer_360 at several sizes, measured in the same run.
+
+    python -m bench [--sizes 2000,10000,50000] [--seed 42] [--scenarios load,dbt,dag,stitching,parse]
+                    [--formats parquet,csv] [--workdir /tmp/c360_bench] [--results-dir bench/results] [--plot]
+
+Per size it generates (or reuses, keyed by customers, seed and format) landing data with
+include.generator, then measures:
+
+- parse:     DAG parse (size-independent, once): import of dags/customer_360.py after Airflow is
+             imported, and a whole DagBag of dags/, each in a fresh interpreter; baseline 0.5 s;
+- load:      include.loader.load_all into a fresh DuckDB file per format; baseline 1M rows/s;
+- dbt:       a plain `dbt build` of the whole project on the parquet-loaded warehouse (dbtRunner);
+             the five slowest models come from its run_results.json;
+- dag:       `airflow dags test customer_360` on the same landing data into a fresh warehouse, with
+             a private copy of the Airflow metadata DB; ratio vs load(parquet) + dbt is the
+             orchestration overhead (target <= 1.3);
+- stitching: scipy connected_components (bench.stitching.scipy_components) on the very links the
+             dbt build staged, vs the core stitching models' seconds of that build.
+
+Every measured step runs in its own child process, reaped with os.wait4 by a tiny wrapper (see
+_measure), so its peak RSS is that step's own, including its reaped descendants (e.g. task processes
+of `airflow dags test`): getrusage(RUSAGE_CHILDREN) here would give only the running maximum over all
+children. load_avg is the 1-minute load average when the step ended: the figures are wall clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DAG_FILE = PROJECT_ROOT / "dags" / "customer_360.py"
+DEFAULT_RESULTS = PROJECT_ROOT / "bench" / "results"
+SCENARIOS = ("parse", "load", "dbt", "dag", "stitching")
+# Issue 7's targets, used as the baselines of the scenarios that have no in-run baseline.
+PARSE_TARGET_S = 0.5
+LOAD_TARGET_ROWS_PER_S = 1_000_000
+DAG_OVERHEAD_TARGET = 1.3
+
+
+# --- child processes ---------------------------------------------------------------------------------
+
+
+# Peak RSS is read in a tiny wrapper interpreter that starts the measured command and reaps it with
+# os.wait4. Why not straight from this process: Linux carries the parent's high-water RSS into a
+# (v)forked child across exec, so every child of a parent that holds generated data in memory would
+# report at least the parent's peak (measured: a 500 MB parent makes `python -c pass` show 510 MB;
+# through the wrapper, 10 MB). The wrapper's own ~10 MB is the floor of every figure here.
+_WRAPPER = """
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"maxrss_kb": usage.ru_maxrss, "returncode": os.waitstatus_to_exitcode(status)}, out)
+sys.exit(0)
+"""
+
+
+def _measure(cmd: list[str], env: dict[str, str], log: Path, timeout: float) -> dict[str, Any]:
+    """Run cmd; returns wall seconds, peak RSS (MiB, incl. reaped descendants), exit code and the
+    last JSON line of its stdout."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    out_path, usage_path = log.with_suffix(".out"), log.with_suffix(".rusage.json")
+    usage_path.unlink(missing_ok=True)
+    started = time.perf_counter()
+    with out_path.open("w") as out, log.open("w") as err:
+        # A session of its own, so a timeout can end the command with all its children.
+        proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, str(usage_path), *cmd], cwd=PROJECT_ROOT,
+                                env=env, stdout=out, stderr=err, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise RuntimeError(f"{cmd[:4]} timed out after {timeout:.0f}s; log: {log}") from None
+    wall = time.perf_counter() - started
+    usage = json.loads(usage_path.read_text()) if usage_path.exists() else {"maxrss_kb": 0, "returncode": -1}
+    payload: dict[str, Any] = {}
+    for line in reversed(out_path.read_text(errors="replace").splitlines()):
+        if line.startswith("{"):
+            try:
+                payload = json.loads(line)
+                break
+            except json.JSONDecodeError:
+                continue
+    # ru_maxrss is in KiB on Linux.
+    return {"wall_s": wall, "peak_rss_mb": usage["maxrss_kb"] / 1024, "returncode": usage["returncode"],
+            "payload": payload, "log": str(log), "stdout": str(out_path)}
+
+
+def _child_cmd(step: str, **kwargs: Any) -> list[str]:
+    return [sys.executable, "-m", "bench", "--child", step, "--child-args", json.dumps(kwargs)]
+
+
+def _base_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"}
+    env.update(extra)
+    return env
+
+
+def _airflow_env(airflow_home: Path, **extra: str) -> dict[str, str]:
+    # The same environment tests/conftest.py gives `airflow dags test`.
+    return _base_env(
+        AIRFLOW_HOME=str(airflow_home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(PROJECT_ROOT / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(PROJECT_ROOT / "plugins"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__UNIT_TEST_MODE="False",
+        C360_SOURCE_DIR="",
+        **extra,
+    )
+
+
+def child_parse(mode: str) -> dict[str, Any]:
+    """Time `import airflow`, then either the DAG file's import or a whole DagBag of dags/."""
+    started = time.perf_counter()
+    import airflow  # noqa: F401
+    from airflow.dag_processing.dagbag import DagBag
+
+    airflow_s = time.perf_counter() - started
+    started = time.perf_counter()
+    if mode == "dag_file":
+        spec = importlib.util.spec_from_file_location("customer_360_bench", DAG_FILE)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        tasks = len(module.dag.tasks)
+        errors: dict = {}
+    else:
+        bag = DagBag(dag_folder=str(DAG_FILE.parent))
+        tasks = sum(len(d.tasks) for d in bag.dags.values())
+        errors = {k: str(v)[:500] for k, v in bag.import_errors.items()}
+    return {"seconds": time.perf_counter() - started, "airflow_import_s": airflow_s, "tasks": tasks,
+            "errors": errors}
+
+
+def child_load(landing: str, warehouse: str, run_id: str) -> dict[str, Any]:
+    import duckdb
+
+    from include.loader import load_all
+
+    started = time.perf_counter()
+    with duckdb.connect(warehouse) as con:
+        results = load_all(con, Path(landing), run_id=run_id)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows_read": sum(r.rows_read for r in results),
+            "rows_loaded": sum(r.rows_loaded for r in results),
+            "rows_rejected": sum(r.rows_rejected for r in results), "files": len(results)}
+
+
+def child_dbt(warehouse: str, target: str, reference_date: str) -> dict[str, Any]:
+    from dbt.cli.main import dbtRunner
+
+    dbt_dir = PROJECT_ROOT / "dbt"
+    os.environ["C360_DUCKDB_PATH"] = warehouse
+    os.environ["C360_DBT_TARGET"] = "dev"
+    started = time.perf_counter()
+    result = dbtRunner().invoke([
+        "build", "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir),
+        "--target-path", target, "--log-path", str(Path(target) / "logs"),
+        "--vars", json.dumps({"reference_date": reference_date}), "--quiet",
+        "--no-send-anonymous-usage-stats",
+    ])
+    seconds = time.perf_counter() - started
+    failed = []
+    if result.result is not None and hasattr(result.result, "results"):
+        # warn-severity tests are expected on synthetic data (the gate counts them); only errors fail.
+        failed = [r.node.name for r in result.result.results if str(r.status) in ("error", "fail")]
+    return {"seconds": seconds, "success": bool(result.success), "failed": failed[:20],
+            "exception": str(result.exception) if result.exception else None}
+
+
+def child_scipy(warehouse: str) -> dict[str, Any]:
+    from bench.stitching import scipy_components
+
+    return scipy_components(Path(warehouse))
+
+
+def run_child(step: str, kwargs: dict[str, Any]) -> None:
+    fn = {"parse": child_parse, "load": child_load, "dbt": child_dbt, "scipy": child_scipy}[step]
+    print(json.dumps(fn(**kwargs)), flush=True)
+
+
+# --- scenarios -----------------------------------------------------------------------------------------
+
+
+def _row(scenario: str, size: int | None, seconds: float, peak_rss_mb: float | None = None,
+         rows: int | None = None, ratio: float | None = None, baseline: str = "", **extra: Any) -> dict[str, Any]:
+    return {
+        "scenario": scenario, "size": size, "seconds": round(seconds, 3),
+        "peak_rss_mb": None if peak_rss_mb is None else round(peak_rss_mb, 1),
+        "rows": rows, "rows_per_s": round(rows / seconds) if rows and seconds > 0 else None,
+        "ratio": None if ratio is None else round(ratio, 3), "baseline": baseline,
+        "load_avg": round(os.getloadavg()[0], 2), **extra,
+    }
+
+
+def _check(result: dict[str, Any], what: str) -> dict[str, Any]:
+    if result["returncode"] != 0 or not result["payload"]:
+        tail = Path(result["log"]).read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{what} failed (exit {result['returncode']}); log {result['log']}:\n{tail}")
+    return result["payload"]
+
+
+def scenario_parse(workdir: Path, airflow_home: Path) -> list[dict[str, Any]]:
+    rows = []
+    for mode in ("dag_file", "dagbag"):
+        # A fresh interpreter per mode: the DagBag would otherwise reuse the modules the first import cached.
+        result = _measure(_child_cmd("parse", mode=mode), _airflow_env(airflow_home),
+                          workdir / "logs" / f"parse_{mode}.log", timeout=300)
+        payload = _check(result, f"parse {mode}")
+        if payload["errors"]:
+            raise RuntimeError(f"DagBag import errors: {payload['errors']}")
+        rows.append(_row(f"parse.{mode}", None, payload["seconds"], result["peak_rss_mb"],
+                         ratio=payload["seconds"] / PARSE_TARGET_S, baseline=f"target {PARSE_TARGET_S}s",
+                         airflow_import_s=round(payload["airflow_import_s"], 3), tasks=payload["tasks"]))
+    return rows
+
+
+def _fresh(path: Path) -> Path:
+    for stale in (path, Path(f"{path}.wal")):
+        stale.unlink(missing_ok=True)
+    return path
+
+
+def scenario_load(landing: Path, warehouse: Path, size: int, fmt: str, workdir: Path) -> dict[str, Any]:
+    result = _measure(_child_cmd("load", landing=str(landing), warehouse=str(_fresh(warehouse)),
+                                 run_id=f"bench_{size}_{fmt}"),
+                      _base_env(), workdir / "logs" / f"load_{size}_{fmt}.log", timeout=3600)
+    payload = _check(result, f"load {fmt} {size}")
+    rows_per_s = payload["rows_read"] / payload["seconds"]
+    return _row(f"load.{fmt}", size, payload["seconds"], result["peak_rss_mb"], rows=payload["rows_read"],
+                ratio=rows_per_s / LOAD_TARGET_ROWS_PER_S, baseline="target 1M rows/s",
+                rows_rejected=payload["rows_rejected"], files=payload["files"])
+
+
+def scenario_dbt(warehouse: Path, target: Path, size: int, reference_date: str, workdir: Path
+                 ) -> tuple[dict[str, Any], list[dict]]:
+    shutil.rmtree(target, ignore_errors=True)
+    result = _measure(_child_cmd("dbt", warehouse=str(warehouse), target=str(target), reference_date=reference_date),
+                      _base_env(), workdir / "logs" / f"dbt_{size}.log", timeout=7200)
+    payload = _check(result, f"dbt build {size}")
+    if payload["failed"] or payload["exception"]:
+        raise RuntimeError(f"dbt build {size} failed: {payload['failed']} {payload['exception']}")
+    run_results = json.loads((target / "run_results.json").read_text())
+    # wall_s counts interpreter start-up and dbt's parse too: what a user waits for; dbt's own
+    # elapsed_time is the execution alone, so the difference is start-up + parse.
+    return _row("dbt", size, result["wall_s"], result["peak_rss_mb"], baseline="(baseline)",
+                dbt_invoke_s=round(payload["seconds"], 2), dbt_elapsed_s=round(run_results["elapsed_time"], 2),
+                nodes=len(run_results["results"])), run_results["results"]
+
+
+def scenario_dag(landing: Path, warehouse: Path, airflow_home: Path, size: int, reference_date: str,
+                 workdir: Path, baseline_s: float | None) -> dict[str, Any]:
+    conf = {"source_dir": str(landing), "reference_date": reference_date}
+    env = _airflow_env(airflow_home, C360_DUCKDB_PATH=str(_fresh(warehouse)))
+    result = _measure([str(Path(sys.executable).parent / "airflow"), "dags", "test", "customer_360",
+                       "-c", json.dumps(conf)], env, workdir / "logs" / f"dag_{size}.log", timeout=7200)
+    state, tasks = _latest_run(airflow_home)
+    if state != "success":
+        raise RuntimeError(f"customer_360 ended {state} (exit {result['returncode']}); log {result['log']}")
+    return _row("dag", size, result["wall_s"], result["peak_rss_mb"],
+                ratio=result["wall_s"] / baseline_s if baseline_s else None,
+                baseline="load.parquet + dbt", **tasks)
+
+
+def _latest_run(airflow_home: Path) -> tuple[str, dict[str, Any]]:
+    """State of the newest customer_360 run and where its task time went, read straight from the
+    metadata DB (an `airflow dags list-runs` would cost another Airflow start-up)."""
+    with sqlite3.connect(airflow_home / "airflow.db") as db:
+        run_id, state = db.execute(
+            "select run_id, state from dag_run where dag_id = 'customer_360' order by id desc limit 1").fetchone()
+        tis = db.execute("select task_id, duration from task_instance where dag_id = 'customer_360' and run_id = ?",
+                         (run_id,)).fetchall()
+    durations = [(t, d or 0.0) for t, d in tis]
+    # Cosmos names its tasks <group>.<node>.run / .test / .seed
+    dbt_tasks = [d for t, d in durations if t.endswith((".run", ".test", ".seed"))]
+    return state, {"tasks": len(durations), "task_seconds": round(sum(d for _, d in durations), 1),
+                   "dbt_task_seconds": round(sum(dbt_tasks), 1)}
+
+
+def scenario_stitching(warehouse: Path, size: int, run_results: list[dict], workdir: Path) -> list[dict[str, Any]]:
+    import duckdb
+
+    from bench.stitching import CORE_MODELS
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        edges = con.execute("select count(*) from stitching.int_id_links").fetchone()[0]
+    # bench.stitching.scipy_components reads the staged identifies/orders our dbt build left behind,
+    # so both sides see exactly the same links. It runs under our wrapper rather than through
+    # bench.stitching._child, whose self-reported RSS carries this parent's high-water mark.
+    result = _measure(_child_cmd("scipy", warehouse=str(warehouse)), _base_env(),
+                      workdir / "logs" / f"scipy_{size}.log", timeout=3600)
+    scipy = {**_check(result, f"scipy {size}"), "peak_rss_mb": result["peak_rss_mb"]}
+    core = sum(r["execution_time"] for r in run_results if r["unique_id"].split(".")[-1] in CORE_MODELS
+               and r["unique_id"].startswith("model."))
+    return [
+        _row("stitching.scipy", size, scipy["seconds"], scipy["peak_rss_mb"], rows=edges, baseline="(baseline)",
+             components_s=round(scipy["components_seconds"], 3), ids=scipy["nodes"]),
+        _row("stitching.dbt_core", size, core, None, rows=edges, ratio=core / scipy["seconds"],
+             baseline="stitching.scipy", models=list(CORE_MODELS)),
+    ]
+
+
+# --- driver --------------------------------------------------------------------------------------------
+
+
+def _private_airflow_home(workdir: Path) -> Path:
+    """A copy of the project's migrated metadata DB (make setup), so bench runs never mix with the
+    user's runs and no bench pays for a migration."""
+    source = PROJECT_ROOT / ".airflow"
+    if not (source / ".initialised").exists():
+        raise SystemExit("the Airflow metadata DB is not initialised: run `make setup` (or use `make bench`)")
+    home = workdir / "airflow_home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    shutil.copy2(source / "airflow.db", home / "airflow.db")
+    return home
+
+
+def run(sizes: list[int], seed: int, scenarios: list[str], formats: list[str], workdir: Path,
+        reference_date: str) -> dict[str, Any]:
+    from bench.marts import landing_for, per_model
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    airflow_home = _private_airflow_home(workdir) if {"parse", "dag"} & set(scenarios) else workdir
+    rows: list[dict[str, Any]] = []
+    slowest: dict[int, list] = {}
+    generated: dict[str, float] = {}
+
+    def emit(row: dict[str, Any]) -> None:
+        rows.append(row)
+        print(_format_row(row), flush=True)
+
+    print(_header(), flush=True)
+    if "parse" in scenarios:
+        for row in scenario_parse(workdir, airflow_home):
+            emit(row)
+    for size in sizes:
+        needs_parquet = bool({"load", "dbt", "dag", "stitching"} & set(scenarios))
+        fmts = formats if "load" in scenarios else (["parquet"] if needs_parquet else [])
+        landings = {}
+        for fmt in dict.fromkeys([*fmts, *(["parquet"] if needs_parquet else [])]):
+            landings[fmt], seconds = landing_for(workdir, size, seed, fmt)
+            generated[f"{size}_{fmt}"] = round(seconds, 1)
+        warehouse = workdir / f"warehouse_{size}.duckdb"
+        load_parquet_s = None
+        if "load" in scenarios:
+            for fmt in fmts:
+                path = warehouse if fmt == "parquet" else workdir / f"warehouse_{size}_{fmt}.duckdb"
+                row = scenario_load(landings[fmt], path, size, fmt, workdir)
+                emit(row)
+                if fmt == "parquet":
+                    load_parquet_s = row["seconds"]
+                else:
+                    _fresh(path)
+        needs_dbt = bool({"dbt", "stitching"} & set(scenarios))
+        if needs_dbt and load_parquet_s is None:
+            # dbt needs a loaded warehouse even when the load itself is not being reported.
+            load_parquet_s = scenario_load(landings["parquet"], warehouse, size, "parquet", workdir)["seconds"]
+        dbt_s = None
+        if needs_dbt:
+            row, run_results = scenario_dbt(warehouse, workdir / f"target_{size}", size, reference_date, workdir)
+            if "dbt" in scenarios:
+                emit(row)
+            dbt_s = row["seconds"]
+            slowest[size] = per_model(run_results)[:5]
+            if "stitching" in scenarios:
+                for row in scenario_stitching(warehouse, size, run_results, workdir):
+                    emit(row)
+        if "dag" in scenarios:
+            baseline = load_parquet_s + dbt_s if load_parquet_s is not None and dbt_s is not None else None
+            emit(scenario_dag(landings["parquet"], workdir / f"warehouse_{size}_dag.duckdb", airflow_home, size,
+                              reference_date, workdir, baseline))
+            _fresh(workdir / f"warehouse_{size}_dag.duckdb")
+    return {
+        "started_load_avg": None, "sizes": sizes, "seed": seed, "scenarios": scenarios, "formats": formats,
+        "reference_date": reference_date, "generate_seconds": generated, "rows": rows,
+        "slowest_models": {str(k): [{"layer": la, "model": m, "seconds": s} for la, m, s in v]
+                           for k, v in slowest.items()},
+    }
+
+
+COLUMNS = (("scenario", 20), ("size", 7), ("seconds", 9), ("peak_rss_mb", 11), ("rows", 11),
+           ("rows_per_s", 11), ("ratio", 7), ("baseline", 20), ("load_avg", 8))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 1000 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _header() -> str:
+    return " ".join(f"{name:>{width}}" if i else f"{name:<{width}}" for i, (name, width) in enumerate(COLUMNS))
+
+
+def _format_row(row: dict[str, Any]) -> str:
+    return " ".join(f"{_cell(row[name]):>{width}}" if i else f"{_cell(row[name]):<{width}}"
+                    for i, (name, width) in enumerate(COLUMNS))
+
+
+def markdown(report: dict[str, Any]) -> str:
+    names = [name for name, _ in COLUMNS]
+    lines = [f"# customer_360 benchmark {report['finished_at']}", "",
+             f"machine: {report['machine']}", "",
+             "| " + " | ".join(names) + " |", "|" + " --- |" * len(names)]
+    lines += ["| " + " | ".join(_cell(row[n]) for n in names) + " |" for row in report["rows"]]
+    for size, models in report["slowest_models"].items():
+        lines += ["", f"## five slowest models at {size} customers", "", "| layer | model | seconds |",
+                  "| --- | --- | --- |"]
+        lines += [f"| {m['layer']} | {m['model']} | {m['seconds']:.2f} |" for m in models]
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict[str, Any], path: Path) -> bool:
+    """Seconds vs size per stage, log-log; skipped (False) when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    series: dict[str, list[tuple[int, float]]] = {}
+    for row in report["rows"]:
+        if row["size"]:
+            series.setdefault(row["scenario"], []).append((row["size"], row["seconds"]))
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, points in sorted(series.items()):
+        xs, ys = zip(*sorted(points), strict=True)
+        ax.plot(xs, ys, marker="o", label=name)
+    ax.set(xscale="log", yscale="log", xlabel="customers", ylabel="seconds", title="customer_360 stages")
+    ax.legend()
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="2000,10000,50000", help="customers per size, comma-separated")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--formats", default="parquet,csv", help="landing formats the load scenario reads")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/c360_bench"))
+    parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--reference-date", default="2026-11-01",
+                        help="dbt var reference_date, the same for dbt build and the DAG run")
+    parser.add_argument("--plot", action="store_true", help="also write a PNG (needs matplotlib)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child-args", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        run_child(args.child, json.loads(args.child_args))
+        return 0
+
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = set(scenarios) - set(SCENARIOS)
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    if unknown or set(formats) - {"parquet", "csv"}:
+        parser.error(f"unknown scenarios {sorted(unknown)} or formats {formats}")
+    sizes = [int(float(s)) for s in args.sizes.split(",") if s.strip()]
+    load_before = os.getloadavg()
+    report = run(sizes, args.seed, scenarios, formats, args.workdir.resolve(), args.reference_date)
+    report["started_load_avg"] = [round(x, 2) for x in load_before]
+    report["finished_load_avg"] = [round(x, 2) for x in os.getloadavg()]
+    report["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    report["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                         "load_avg_start": report["started_load_avg"], "load_avg_end": report["finished_load_avg"]}
+
+    for size, models in report["slowest_models"].items():
+        print(f"\nfive slowest models at {size} customers:")
+        for m in models:
+            print(f"  {m['layer']:<10} {m['model']:<40} {m['seconds']:>8.2f}s")
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stem = args.results_dir / f"bench_{report['finished_at'].replace(':', '')}"
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    stem.with_suffix(".md").write_text(markdown(report))
+    print(f"\nresults: {stem}.json, {stem}.md (load avg start {report['started_load_avg']}, "
+          f"end {report['finished_load_avg']})")
+    if args.plot:
+        png = stem.with_suffix(".png")
+        print(f"plot: {png}" if plot(report, png) else "plot skipped: matplotlib is not installed")
+    return 0
