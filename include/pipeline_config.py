@@ -36,9 +36,16 @@ class PipelineConfig:
     gate: dict
 
 
+# The DAG chains the layers in the order the file lists them; that order is dbt's dependency order.
+LAYER_ORDER = ("staging", "stitching", "marts", "analytics")
+
+
 @cache
 def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
-    raw = yaml.safe_load(Path(path or settings.PIPELINE_CONFIG).read_text())
+    path = Path(path or settings.PIPELINE_CONFIG)
+    raw = yaml.safe_load(path.read_text())
+    if tuple(raw["layers"]) != LAYER_ORDER:
+        raise ValueError(f"{path}: layers must be listed as {', '.join(LAYER_ORDER)}; found {', '.join(raw['layers'])}")
     layers = tuple(
         Layer(name=name, select=tuple(spec["select"]), retry=RetryPolicy.from_yaml(spec))
         for name, spec in raw["layers"].items()

@@ -25,16 +25,20 @@ class DagRunResult:
     output: str
 
 
-@pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def fresh_airflow_home(home: Path) -> Path:
     """A copy of the project's initialised Airflow home (make setup migrates it), so test runs do not
     mix with the user's runs and no test pays for a fresh migration."""
     source = PROJECT_ROOT / ".airflow"
     if not (source / ".initialised").exists():
         pytest.fail("the Airflow metadata DB is not initialised: run the tests with `make test`")
-    home = tmp_path_factory.mktemp("airflow_home")
+    home.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source / "airflow.db", home / "airflow.db")
     return home
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fresh_airflow_home(tmp_path_factory.mktemp("airflow_home"))
 
 
 def airflow_env(airflow_home: Path, duckdb_path: Path, **extra: str) -> dict[str, str]:

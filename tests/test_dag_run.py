@@ -11,7 +11,7 @@ import duckdb
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_ROOT, airflow_env, run_airflow, run_dag
+from tests.conftest import PROJECT_ROOT, airflow_env, fresh_airflow_home, run_airflow, run_dag
 
 pytestmark = pytest.mark.slow
 
@@ -54,9 +54,7 @@ def test_whole_dag_succeeds_and_fills_the_contract_tables(airflow_home: Path, sm
         assert gate["dbt_tests"] in ("pass", "warn")
 
 
-def test_a_failing_model_stops_the_run_before_later_layers_and_the_gate(
-    airflow_home: Path, small_landing: Path, tmp_path: Path
-) -> None:
+def test_a_failing_model_stops_the_run_before_later_layers_and_the_gate(small_landing: Path, tmp_path: Path) -> None:
     project = tmp_path / "dbt"
     shutil.copytree(PROJECT_ROOT / "dbt", project, ignore=shutil.ignore_patterns("target", "logs"))
     (project / "models" / "marts" / "zz_injected_failure.sql").write_text(
@@ -68,8 +66,11 @@ def test_a_failing_model_stops_the_run_before_later_layers_and_the_gate(
     for layer in config["layers"].values():
         layer["retry_delay_seconds"] = 1
     config_path = tmp_path / "pipeline.yml"
-    config_path.write_text(yaml.safe_dump(config))
-    env = airflow_env(airflow_home, tmp_path / "warehouse.duckdb", C360_DBT_PROJECT_DIR=str(project),
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    # A home of its own: a metadata DB that already holds customer_360 without the injected model
+    # would mix the two DAG versions' task graphs in this run.
+    home = fresh_airflow_home(tmp_path / "airflow_home")
+    env = airflow_env(home, tmp_path / "warehouse.duckdb", C360_DBT_PROJECT_DIR=str(project),
                       C360_PIPELINE_CONFIG=str(config_path))
 
     result = run_dag(env, {"source_dir": str(small_landing)})

@@ -98,3 +98,16 @@ def test_on_call_documentation(dag) -> None:
     assert dag.owner == "data-platform"
     assert {"customer-360", "dbt"} <= set(dag.tags)
     assert "audit.dq_gate_results" in dag.doc_md and "audit.rejected_rows" in dag.doc_md
+
+
+def test_a_config_listing_layers_out_of_order_is_refused(tmp_path) -> None:
+    import yaml
+
+    from include.pipeline_config import load_pipeline_config as load
+    from include.settings import PIPELINE_CONFIG
+
+    config = yaml.safe_load(PIPELINE_CONFIG.read_text())
+    path = tmp_path / "pipeline.yml"
+    path.write_text(yaml.safe_dump(config))  # sorted keys: analytics first
+    with pytest.raises(ValueError, match="layers must be listed as staging, stitching, marts, analytics"):
+        load(path)
