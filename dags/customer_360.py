@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.exceptions import AirflowFailException
 from airflow.sdk import DAG, TaskGroup, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from include import alerts, settings, tasks
 from include.contracts import load_sources
