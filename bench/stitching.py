@@ -32,7 +32,9 @@ import duckdb
 import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CORE_MODELS = ("int_id_links", "int_id_nodes", "excluded_ids", "int_id_components", "user_id_stitcher")
+CORE_MODELS = (
+    "int_id_links", "int_id_nodes", "excluded_ids", "int_anonymous_id_owners", "int_id_components", "user_id_stitcher",
+)
 
 
 # --- data -----------------------------------------------------------------------------------------

@@ -12,15 +12,16 @@ include.generator, then measures:
 - dbt:       a plain `dbt build` of the whole project on the parquet-loaded warehouse (dbtRunner);
              the five slowest models come from its run_results.json;
 - dag:       `airflow dags test customer_360` on the same landing data into a fresh warehouse, with
-             a private copy of the Airflow metadata DB; ratio vs load(parquet) + dbt is the
-             orchestration overhead (target <= 1.3);
+             a private copy of the Airflow metadata DB and Cosmos cache; ratio vs load(parquet) + dbt
+             is the orchestration overhead (target <= 1.3), cpu_ratio the same in CPU seconds;
 - stitching: scipy connected_components (bench.stitching.scipy_components) on the very links the
              dbt build staged, vs the core stitching models' seconds of that build.
 
 Every measured step runs in its own child process, reaped with os.wait4 by a tiny wrapper (see
 _measure), so its peak RSS is that step's own, including its reaped descendants (e.g. task processes
 of `airflow dags test`): getrusage(RUSAGE_CHILDREN) here would give only the running maximum over all
-children. load_avg is the 1-minute load average when the step ended: the figures are wall clock.
+children. load_avg is the 1-minute load average when the step ended: the figures are wall clock;
+cpu_s (user + system, descendants included) is what a step costs on a machine shared with other jobs.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from include.pipeline_config import LAYER_ORDER
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAG_FILE = PROJECT_ROOT / "dags" / "customer_360.py"
@@ -62,14 +65,15 @@ import json, os, subprocess, sys
 proc = subprocess.Popen(sys.argv[2:])
 _, status, usage = os.wait4(proc.pid, 0)
 with open(sys.argv[1], "w") as out:
-    json.dump({"maxrss_kb": usage.ru_maxrss, "returncode": os.waitstatus_to_exitcode(status)}, out)
+    json.dump({"maxrss_kb": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime,
+               "returncode": os.waitstatus_to_exitcode(status)}, out)
 sys.exit(0)
 """
 
 
 def _measure(cmd: list[str], env: dict[str, str], log: Path, timeout: float) -> dict[str, Any]:
-    """Run cmd; returns wall seconds, peak RSS (MiB, incl. reaped descendants), exit code and the
-    last JSON line of its stdout."""
+    """Run cmd; returns wall seconds, CPU seconds and peak RSS (MiB), both incl. reaped descendants,
+    exit code and the last JSON line of its stdout."""
     log.parent.mkdir(parents=True, exist_ok=True)
     out_path, usage_path = log.with_suffix(".out"), log.with_suffix(".rusage.json")
     usage_path.unlink(missing_ok=True)
@@ -85,7 +89,8 @@ def _measure(cmd: list[str], env: dict[str, str], log: Path, timeout: float) -> 
             proc.wait()
             raise RuntimeError(f"{cmd[:4]} timed out after {timeout:.0f}s; log: {log}") from None
     wall = time.perf_counter() - started
-    usage = json.loads(usage_path.read_text()) if usage_path.exists() else {"maxrss_kb": 0, "returncode": -1}
+    usage = (json.loads(usage_path.read_text()) if usage_path.exists()
+             else {"maxrss_kb": 0, "cpu_s": 0.0, "returncode": -1})
     payload: dict[str, Any] = {}
     for line in reversed(out_path.read_text(errors="replace").splitlines()):
         if line.startswith("{"):
@@ -95,8 +100,8 @@ def _measure(cmd: list[str], env: dict[str, str], log: Path, timeout: float) -> 
             except json.JSONDecodeError:
                 continue
     # ru_maxrss is in KiB on Linux.
-    return {"wall_s": wall, "peak_rss_mb": usage["maxrss_kb"] / 1024, "returncode": usage["returncode"],
-            "payload": payload, "log": str(log), "stdout": str(out_path)}
+    return {"wall_s": wall, "cpu_s": usage["cpu_s"], "peak_rss_mb": usage["maxrss_kb"] / 1024,
+            "returncode": usage["returncode"], "payload": payload, "log": str(log), "stdout": str(out_path)}
 
 
 def _child_cmd(step: str, **kwargs: Any) -> list[str]:
@@ -117,6 +122,9 @@ def _airflow_env(airflow_home: Path, **extra: str) -> dict[str, str]:
         AIRFLOW__CORE__PLUGINS_FOLDER=str(PROJECT_ROOT / "plugins"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__UNIT_TEST_MODE="False",
+        # Cosmos keeps dbt's partial-parse file per task group here; the shared default (/tmp/cosmos)
+        # would hand this run the files of whoever else ran the DAG on the machine.
+        AIRFLOW__COSMOS__CACHE_DIR=str(airflow_home / "cosmos_cache"),
         C360_SOURCE_DIR="",
         **extra,
     )
@@ -129,7 +137,7 @@ def child_parse(mode: str) -> dict[str, Any]:
     from airflow.dag_processing.dagbag import DagBag
 
     airflow_s = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if mode == "dag_file":
         spec = importlib.util.spec_from_file_location("customer_360_bench", DAG_FILE)
         assert spec and spec.loader
@@ -141,8 +149,8 @@ def child_parse(mode: str) -> dict[str, Any]:
         bag = DagBag(dag_folder=str(DAG_FILE.parent))
         tasks = sum(len(d.tasks) for d in bag.dags.values())
         errors = {k: str(v)[:500] for k, v in bag.import_errors.items()}
-    return {"seconds": time.perf_counter() - started, "airflow_import_s": airflow_s, "tasks": tasks,
-            "errors": errors}
+    return {"seconds": time.perf_counter() - started, "cpu_s": time.process_time() - cpu_started,
+            "airflow_import_s": airflow_s, "tasks": tasks, "errors": errors}
 
 
 def child_load(landing: str, warehouse: str, run_id: str) -> dict[str, Any]:
@@ -224,7 +232,8 @@ def scenario_parse(workdir: Path, airflow_home: Path) -> list[dict[str, Any]]:
             raise RuntimeError(f"DagBag import errors: {payload['errors']}")
         rows.append(_row(f"parse.{mode}", None, payload["seconds"], result["peak_rss_mb"],
                          ratio=payload["seconds"] / PARSE_TARGET_S, baseline=f"target {PARSE_TARGET_S}s",
-                         airflow_import_s=round(payload["airflow_import_s"], 3), tasks=payload["tasks"]))
+                         airflow_import_s=round(payload["airflow_import_s"], 3), tasks=payload["tasks"],
+                         cpu_s=round(payload["cpu_s"], 3)))
     return rows
 
 
@@ -242,7 +251,7 @@ def scenario_load(landing: Path, warehouse: Path, size: int, fmt: str, workdir: 
     rows_per_s = payload["rows_read"] / payload["seconds"]
     return _row(f"load.{fmt}", size, payload["seconds"], result["peak_rss_mb"], rows=payload["rows_read"],
                 ratio=rows_per_s / LOAD_TARGET_ROWS_PER_S, baseline="target 1M rows/s",
-                rows_rejected=payload["rows_rejected"], files=payload["files"])
+                rows_rejected=payload["rows_rejected"], files=payload["files"], cpu_s=round(result["cpu_s"], 2))
 
 
 def scenario_dbt(warehouse: Path, target: Path, size: int, reference_date: str, workdir: Path
@@ -257,12 +266,15 @@ def scenario_dbt(warehouse: Path, target: Path, size: int, reference_date: str, 
     # wall_s counts interpreter start-up and dbt's parse too: what a user waits for; dbt's own
     # elapsed_time is the execution alone, so the difference is start-up + parse.
     return _row("dbt", size, result["wall_s"], result["peak_rss_mb"], baseline="(baseline)",
-                dbt_invoke_s=round(payload["seconds"], 2), dbt_elapsed_s=round(run_results["elapsed_time"], 2),
+                cpu_s=round(result["cpu_s"], 2), dbt_invoke_s=round(payload["seconds"], 2),
+                dbt_elapsed_s=round(run_results["elapsed_time"], 2),
                 nodes=len(run_results["results"])), run_results["results"]
 
 
 def scenario_dag(landing: Path, warehouse: Path, airflow_home: Path, size: int, reference_date: str,
-                 workdir: Path, baseline_s: float | None) -> dict[str, Any]:
+                 workdir: Path, baseline_s: float | None, baseline_cpu_s: float | None) -> dict[str, Any]:
+    """ratio is wall seconds vs load + dbt; cpu_ratio the same in CPU seconds, which a busy machine
+    (other jobs sharing the cores) inflates far less."""
     conf = {"source_dir": str(landing), "reference_date": reference_date}
     env = _airflow_env(airflow_home, C360_DUCKDB_PATH=str(_fresh(warehouse)))
     result = _measure([str(Path(sys.executable).parent / "airflow"), "dags", "test", "customer_360",
@@ -272,7 +284,8 @@ def scenario_dag(landing: Path, warehouse: Path, airflow_home: Path, size: int, 
         raise RuntimeError(f"customer_360 ended {state} (exit {result['returncode']}); log {result['log']}")
     return _row("dag", size, result["wall_s"], result["peak_rss_mb"],
                 ratio=result["wall_s"] / baseline_s if baseline_s else None,
-                baseline="load.parquet + dbt", **tasks)
+                baseline="load.parquet + dbt", cpu_s=round(result["cpu_s"], 2),
+                cpu_ratio=round(result["cpu_s"] / baseline_cpu_s, 3) if baseline_cpu_s else None, **tasks)
 
 
 def _latest_run(airflow_home: Path) -> tuple[str, dict[str, Any]]:
@@ -284,10 +297,13 @@ def _latest_run(airflow_home: Path) -> tuple[str, dict[str, Any]]:
         tis = db.execute("select task_id, duration from task_instance where dag_id = 'customer_360' and run_id = ?",
                          (run_id,)).fetchall()
     durations = [(t, d or 0.0) for t, d in tis]
-    # Cosmos names its tasks <group>.<node>.run / .test / .seed
-    dbt_tasks = [d for t, d in durations if t.endswith((".run", ".test", ".seed"))]
+    # Cosmos puts a layer's tasks in the layer's group; in watcher mode its producer runs the dbt build.
+    dbt_tasks = [(t, d) for t, d in durations if t.split(".", 1)[0] in LAYER_ORDER]
+    # cosmos.constants.PRODUCER_WATCHER_TASK_ID; importing Cosmos here would start Airflow.
+    producers = [d for t, d in dbt_tasks if t.endswith("dbt_producer_watcher")]
     return state, {"tasks": len(durations), "task_seconds": round(sum(d for _, d in durations), 1),
-                   "dbt_task_seconds": round(sum(dbt_tasks), 1)}
+                   "dbt_task_seconds": round(sum(d for _, d in dbt_tasks), 1),
+                   "dbt_producer_seconds": round(sum(producers), 1)}
 
 
 def scenario_stitching(warehouse: Path, size: int, run_results: list[dict], workdir: Path) -> list[dict[str, Any]]:
@@ -355,34 +371,36 @@ def run(sizes: list[int], seed: int, scenarios: list[str], formats: list[str], w
             landings[fmt], seconds = landing_for(workdir, size, seed, fmt)
             generated[f"{size}_{fmt}"] = round(seconds, 1)
         warehouse = workdir / f"warehouse_{size}.duckdb"
-        load_parquet_s = None
+        load_parquet_s = load_parquet_cpu = None
         if "load" in scenarios:
             for fmt in fmts:
                 path = warehouse if fmt == "parquet" else workdir / f"warehouse_{size}_{fmt}.duckdb"
                 row = scenario_load(landings[fmt], path, size, fmt, workdir)
                 emit(row)
                 if fmt == "parquet":
-                    load_parquet_s = row["seconds"]
+                    load_parquet_s, load_parquet_cpu = row["seconds"], row["cpu_s"]
                 else:
                     _fresh(path)
         needs_dbt = bool({"dbt", "stitching"} & set(scenarios))
         if needs_dbt and load_parquet_s is None:
             # dbt needs a loaded warehouse even when the load itself is not being reported.
-            load_parquet_s = scenario_load(landings["parquet"], warehouse, size, "parquet", workdir)["seconds"]
-        dbt_s = None
+            row = scenario_load(landings["parquet"], warehouse, size, "parquet", workdir)
+            load_parquet_s, load_parquet_cpu = row["seconds"], row["cpu_s"]
+        dbt_s = dbt_cpu = None
         if needs_dbt:
             row, run_results = scenario_dbt(warehouse, workdir / f"target_{size}", size, reference_date, workdir)
             if "dbt" in scenarios:
                 emit(row)
-            dbt_s = row["seconds"]
+            dbt_s, dbt_cpu = row["seconds"], row["cpu_s"]
             slowest[size] = per_model(run_results)[:5]
             if "stitching" in scenarios:
                 for row in scenario_stitching(warehouse, size, run_results, workdir):
                     emit(row)
         if "dag" in scenarios:
-            baseline = load_parquet_s + dbt_s if load_parquet_s is not None and dbt_s is not None else None
+            measured = load_parquet_s is not None and dbt_s is not None
             emit(scenario_dag(landings["parquet"], workdir / f"warehouse_{size}_dag.duckdb", airflow_home, size,
-                              reference_date, workdir, baseline))
+                              reference_date, workdir, load_parquet_s + dbt_s if measured else None,
+                              load_parquet_cpu + dbt_cpu if measured else None))
             _fresh(workdir / f"warehouse_{size}_dag.duckdb")
     return {
         "started_load_avg": None, "sizes": sizes, "seed": seed, "scenarios": scenarios, "formats": formats,

@@ -21,9 +21,12 @@ DOC_MD = """
 2. **load_sources.<source>** loads each source's CSV/Parquet files into `raw.<source>`. Rows that
    break the contract go to `audit.rejected_rows` with the reason; counts per file in
    `audit.load_batches` (`rows_read = rows_loaded + rows_rejected`).
-3. **staging → stitching → marts → analytics**: one Cosmos task group per dbt layer; a `.run` task
-   per model (retried per `include/pipeline.yml`) and a `.test` task after it (never retried).
-   Every dbt result is kept in `audit.dbt_results` (filter on `airflow_run_id`).
+3. **staging → stitching → marts → analytics**: one Cosmos task group per dbt layer. In the default
+   watcher mode (`dbt_execution_mode` in `include/pipeline.yml`) `dbt_producer_watcher` runs the
+   layer's `dbt build` (its log has every model and test); then a `.run` task per model reports that
+   model's result and, on a retry (per `include/pipeline.yml`), re-runs that model alone, and a `.test`
+   task reports its tests (never retried). Every dbt result is kept in `audit.dbt_results` (filter on
+   `airflow_run_id`).
 4. **dq_gate** writes one row per check to `audit.dq_gate_results` and fails the run on any `fail`;
    its log ends with the table of every check.
 
@@ -71,7 +74,7 @@ with DAG(
 
     upstream = load_sources_group
     for layer in CONFIG.layers:
-        group = layer_task_group(layer)
+        group = layer_task_group(layer, CONFIG.dbt_execution_mode)
         upstream >> group
         upstream = group
     upstream >> dq_gate()

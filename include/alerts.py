@@ -1,5 +1,6 @@
-"""On-call alerts: one structured alert per failure, kept in audit.alerts and sent through Airflow
-notifiers (SMTP, Slack webhook) when their connections exist.
+"""On-call alerts: one structured alert per failure, kept in audit.alerts of the deployment's warehouse
+(DuckDB or Snowflake, per C360_TARGET) and sent through Airflow notifiers (SMTP, Slack webhook) when
+their connections exist.
 
 Entry points, attached by dags/customer_360.py:
 - task_failed: a task's on_failure_callback. Airflow calls it only on the final failure; a try that
@@ -17,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
+import re
+import sys
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -29,21 +30,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import duckdb
-
 from include import settings
+from include.dbapi import connect_warehouse
 from include.pipeline_config import load_pipeline_config
 
 log = logging.getLogger(__name__)
 
-ALERTS_DDL = """
-create schema if not exists audit;
-create table if not exists audit.alerts (
-    alert_id varchar, kind varchar, dag_id varchar, run_id varchar, logical_date timestamp,
-    layer varchar, task_id varchar, try_number integer, max_tries integer, exception varchar,
-    log_url varchar, failing_checks varchar, next_step varchar, delivered_via varchar, created_at timestamp
-);
-"""
+# Types both DuckDB and Snowflake know (Snowflake: timestamp = timestamp_ntz).
+ALERTS_DDL = (
+    "create schema if not exists audit",
+    """create table if not exists audit.alerts (
+        alert_id varchar, kind varchar, dag_id varchar, run_id varchar, logical_date timestamp,
+        layer varchar, task_id varchar, try_number integer, max_tries integer, exception varchar,
+        log_url varchar, failing_checks varchar, next_step varchar, delivered_via varchar, created_at timestamp)""",
+)
 
 EXCEPTION_LINES = 6
 # What on-call does first, by layer (the task group of the failed task).
@@ -147,10 +147,10 @@ def _gate_checks(exc: BaseException | None, run_id: str) -> list[dict]:
         return [{"check_name": c.check_name, "observed_value": c.observed_value, "threshold": c.threshold,
                  "detail": c.detail} for c in failed]
     try:
-        with _warehouse(attempts=5) as con:
-            rows = con.execute(
+        with connect_warehouse(attempts=5) as db:
+            rows = db.rows(
                 "select check_name, observed_value, threshold, detail from audit.dq_gate_results "
-                "where run_id = $run and status = 'fail' order by check_name", {"run": run_id}).fetchall()
+                "where run_id = ? and status = 'fail' order by check_name", (run_id,))
     except Exception as err:  # the warehouse may be locked or missing; the alert goes out anyway
         log.warning("could not read the gate results of %s: %s", run_id, err)
         return []
@@ -184,30 +184,9 @@ def alert_from_task_context(context: dict) -> Alert:
 # --- delivery --------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _warehouse(read_only: bool = False, attempts: int = 1) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A warehouse connection; DuckDB takes one writer, so a writer waits briefly for a running task.
-    Callbacks open read-write even to read: in the `airflow dags test` process dbt-duckdb keeps a
-    read-write handle, and DuckDB refuses a second one with another mode in the same process."""
-    from include.warehouse import WarehouseUnavailable, connect
-
-    for attempt in range(attempts):
-        opened = connect(read_only=read_only)
-        try:
-            con = opened.__enter__()
-            break
-        except WarehouseUnavailable:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(1)
-    try:
-        yield con
-    finally:
-        opened.__exit__(None, None, None)
-
-
 def spool_path() -> Path:
-    """Alerts that could not be written (warehouse locked) wait here until the next write."""
+    """Alerts that could not be written (warehouse locked or unreachable) wait in this local file, on
+    either target, until the next write."""
     path = settings.duckdb_path()
     return path.with_name(path.name + ".alerts-spool.jsonl")
 
@@ -227,11 +206,11 @@ def record_alert(alert: Alert, delivered_via: str, attempts: int = 10) -> bool:
     """Insert the alert (and any spooled ones) into audit.alerts; spool it when the warehouse is busy."""
     spool = spool_path()
     try:
-        with _warehouse(attempts=attempts) as con:
-            con.execute(ALERTS_DDL)
+        with connect_warehouse(attempts=attempts) as db:
+            db.script(ALERTS_DDL)
             pending = [json.loads(line) for line in spool.read_text().splitlines() if line] if spool.exists() else []
             rows = [tuple(p) for p in pending] + [_row(alert, delivered_via)]
-            con.executemany(f"insert into audit.alerts values ({', '.join('?' * len(rows[0]))})", rows)
+            db.execute_many(f"insert into audit.alerts values ({', '.join('?' * len(rows[0]))})", rows)
         spool.unlink(missing_ok=True)
         return True
     except Exception as err:
@@ -290,8 +269,26 @@ def notifiers(alert: Alert) -> list[tuple[str, Callable[[dict], None]]]:
 
         notifier = SlackWebhookNotifier(slack_webhook_conn_id=cfg["slack_webhook_conn_id"],
                                         text=f"```{alert.text()}```")
+        # The hook hands the Slack client its own logger by default, and the client logs the
+        # request URL when it retries: a webhook's URL is its secret.
+        notifier.hook.extra_client_args["logger"] = SLACK_CLIENT_LOG
         found.append(("slack", notifier.notify))
     return found
+
+
+class _UrlRedactor(logging.Filter):
+    """slack_sdk logs the request URL when it retries, and a webhook's URL is its secret."""
+
+    pattern = re.compile(r"https?://\S+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.pattern.sub("<url redacted>", record.getMessage())
+        record.args = ()
+        return True
+
+
+SLACK_CLIENT_LOG = logging.getLogger("include.alerts.slack_client")
+SLACK_CLIENT_LOG.addFilter(_UrlRedactor())
 
 
 def deliver(alert: Alert, context: dict | None = None, notify: bool = True, attempts: int = 10) -> list[str]:
@@ -329,13 +326,9 @@ def task_failed(context: dict) -> None:
 
 def _task_alerts_sent(run_id: str) -> bool:
     try:
-        with _warehouse(attempts=5) as con:
-            if not con.execute("select count(*) from information_schema.tables where table_schema = 'audit' "
-                               "and table_name = 'alerts'").fetchone()[0]:
-                return False
-            return bool(con.execute(
-                "select count(*) from audit.alerts where run_id = $run and kind = 'task_failed'",
-                {"run": run_id}).fetchone()[0])
+        with connect_warehouse(attempts=5) as db:
+            return db.table_exists("audit.alerts") and bool(db.scalar(
+                "select count(*) from audit.alerts where run_id = ? and kind = 'task_failed'", (run_id,)))
     except Exception:
         return False
 
@@ -361,14 +354,22 @@ def run_failed(context: dict) -> None:
         log.exception("run failure alert could not be built")
 
 
-def run_deadline(config: dict) -> Any | None:
-    """The DeadlineAlert of a run that takes longer than expected (queued-at + budget), when enabled.
+def _in_dags_test() -> bool:
+    return sys.argv[1:3] == ["dags", "test"]
 
-    Off by default: in Airflow 3.3.2 a DAG with a deadline crashes `airflow dags test` (what `make run`
-    and the tests use) once the run succeeds - DagRun.update_state reads the serialized deadline as a
-    dict where it expects an id ('dict' object has no attribute 'hex'). Enable it
-    (gate.alerts.run_deadline_enabled) on a scheduler deployment after checking it there."""
-    if not config.get("run_deadline_enabled"):
+
+def run_deadline(config: dict) -> Any | None:
+    """The DeadlineAlert of a run that takes longer than expected (queued-at + budget), when enabled,
+    except in the `airflow dags test` process.
+
+    Airflow 3.3.2's `dags test` (DAG.test) builds its scheduler DAG with serialize/deserialize only;
+    the UUIDs that replace each deadline definition are made when the DAG is written to the metadata
+    DB (SerializedDagModel.write_dag). So that DAG's `deadline` holds the encoded definitions, and
+    when the run succeeds DagRun.update_state passes one to DeadlineAlertModel.get_by_id as an id:
+    "'dict' object has no attribute 'hex'", and the command fails. Under a scheduler the DAG comes
+    from the metadata DB with UUIDs and all works; `dags test` never checks deadlines anyway (only the
+    scheduler loop does), so leaving the alert out there loses nothing."""
+    if not config.get("run_deadline_enabled") or _in_dags_test():
         return None
     from airflow.sdk.definitions.callback import AsyncCallback
     from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
@@ -382,13 +383,26 @@ def run_deadline(config: dict) -> Any | None:
     )
 
 
+def _instant(value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def finished_before_deadline(context: dict) -> bool:
+    """Airflow drops the deadline of a run that succeeds in time, not of one that fails in time; that
+    run has already alerted as failed and is not late."""
+    end = _instant((context.get("dag_run") or {}).get("end_date"))
+    due = _instant((context.get("deadline") or {}).get("deadline_time"))
+    return end is not None and due is not None and end <= due
+
+
 def overdue_alert(context: dict, expected_minutes: float) -> Alert:
     dag_run = context.get("dag_run") or {}
     deadline = context.get("deadline") or {}
-    logical = dag_run.get("logical_date")
     return Alert(
         kind="run_overdue", dag_id=dag_run.get("dag_id", ""), run_id=dag_run.get("dag_run_id", ""),
-        logical_date=datetime.fromisoformat(logical) if isinstance(logical, str) else logical,
+        logical_date=_instant(dag_run.get("logical_date")),
         exception=f"still {dag_run.get('state', 'running')} past its deadline {deadline.get('deadline_time')} "
                   f"({expected_minutes:g} min after it was queued)",
         next_step="Find the task still running in the grid view; a DuckDB task waiting on the 'duckdb' pool "
@@ -398,8 +412,13 @@ def overdue_alert(context: dict, expected_minutes: float) -> Alert:
 
 async def run_overdue(context: dict | None = None, expected_minutes: float = 0, **_: Any) -> None:
     """DeadlineAlert callback (the triggerer awaits it). Blocking work runs in a thread."""
+    context = context or {}
     try:
-        alert = overdue_alert(context or {}, expected_minutes)
+        if finished_before_deadline(context):
+            log.info("run %s ended before its deadline: no overdue alert",
+                     (context.get("dag_run") or {}).get("dag_run_id"))
+            return
+        alert = overdue_alert(context, expected_minutes)
         # A short wait for the warehouse: the overdue run may well hold it; the spool keeps the row.
         await asyncio.to_thread(deliver, alert, None, True, 2)
     except Exception:

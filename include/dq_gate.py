@@ -4,6 +4,9 @@ Every threshold comes from the `gate:` section of include/pipeline.yml. Comparis
 run read the observed values the gate itself recorded in audit.dq_gate_results, so the gate needs no
 other history table. The gate also records the run's cluster-size distribution
 (audit.dq_cluster_sizes) because stitching.user_id_stitcher only ever holds the latest run.
+
+One implementation for both targets: the SQL is what DuckDB and Snowflake both accept, run through
+include/dbapi.py (`?` placeholders, one statement per call, case-blind catalog lookups).
 """
 
 from __future__ import annotations
@@ -16,25 +19,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-
-import duckdb
+from typing import Any
 
 from include import settings
+from include.dbapi import Db, split_name
 
 log = logging.getLogger(__name__)
 
-RESULTS_DDL = """
-create schema if not exists audit;
-create table if not exists audit.dq_gate_results (
-    run_id varchar, check_name varchar, layer varchar, status varchar,
-    observed_value double, threshold varchar, detail varchar, checked_at timestamp
-);
-alter table audit.dq_gate_results add column if not exists baseline_value double;
-alter table audit.dq_gate_results add column if not exists baseline_run_id varchar;
-create table if not exists audit.dq_cluster_sizes (
-    run_id varchar, min_ids bigint, max_ids bigint, profiles bigint, checked_at timestamp
-);
-"""
+# Types both DuckDB and Snowflake know (Snowflake: double = float, timestamp = timestamp_ntz).
+RESULTS_DDL = (
+    "create schema if not exists audit",
+    """create table if not exists audit.dq_gate_results (
+        run_id varchar, check_name varchar, layer varchar, status varchar,
+        observed_value double, threshold varchar, detail varchar, checked_at timestamp)""",
+    "alter table audit.dq_gate_results add column if not exists baseline_value double",
+    "alter table audit.dq_gate_results add column if not exists baseline_run_id varchar",
+    """create table if not exists audit.dq_cluster_sizes (
+        run_id varchar, min_ids bigint, max_ids bigint, profiles bigint, checked_at timestamp)""",
+)
 
 STATUSES = ("pass", "warn", "fail")
 
@@ -79,23 +81,6 @@ class GateFailed(Exception):
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _split(qualified: str) -> tuple[str, str, str | None]:
-    parts = qualified.split(".")
-    return parts[0], parts[1], parts[2] if len(parts) > 2 else None
-
-
-def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
-    schema, table, _ = _split(qualified)
-    return {r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_schema = $s and table_name = $t",
-        {"s": schema, "t": table},
-    ).fetchall()}
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    return bool(_columns(con, qualified))
-
-
 def _graded(value: float, warn: float | None, fail: float | None) -> str:
     """pass / warn / fail for a value where bigger is worse."""
     if fail is not None and value > fail:
@@ -118,23 +103,22 @@ def _num(value: float | None) -> str:
 # --- run facts: reference date and baseline --------------------------------------------------------
 
 
-def load_baseline(con: duckdb.DuckDBPyConnection, run_id: str) -> Baseline:
-    if not _table_exists(con, "audit.dq_gate_results"):
+def load_baseline(db: Db, run_id: str) -> Baseline:
+    if not db.table_exists("audit.dq_gate_results"):
         return Baseline()
-    row = con.execute(
+    previous = db.scalar(
         """
-        select run_id from audit.dq_gate_results where run_id <> $run
-        group by run_id having count(*) filter (where status = 'fail') = 0
+        select run_id from audit.dq_gate_results where run_id <> ?
+        group by run_id having count(case when status = 'fail' then 1 end) = 0
         order by max(checked_at) desc limit 1
         """,
-        {"run": run_id},
-    ).fetchone()
-    if not row:
+        (run_id,),
+    )
+    if previous is None:
         return Baseline()
-    values = dict(con.execute(
-        "select check_name, observed_value from audit.dq_gate_results where run_id = $run", {"run": row[0]}
-    ).fetchall())
-    return Baseline(row[0], values)
+    values = {name: None if value is None else float(value) for name, value in db.rows(
+        "select check_name, observed_value from audit.dq_gate_results where run_id = ?", (previous,))}
+    return Baseline(previous, values)
 
 
 def _synthetic_reference(landing_dir: str | None) -> datetime | None:
@@ -203,21 +187,21 @@ def _tested_model(node: dict) -> str:
     return attached.rsplit(".", 1)[-1] if attached else "?"
 
 
-def check_dbt_tests(con: duckdb.DuckDBPyConnection, facts: RunFacts) -> list[Check]:
+def check_dbt_tests(db: Db, facts: RunFacts) -> list[Check]:
     """Every dbt test of the run passed; the latest result per test counts (a cleared task re-runs).
     One summary row, plus a row per failing or warning test naming its model."""
-    if not _table_exists(con, "audit.dbt_results"):
+    if not db.table_exists("audit.dbt_results"):
         return [Check("dbt_tests", "dbt", "fail", None, "0 failures", "no dbt results recorded for this run")]
-    rows = con.execute(
+    rows = db.rows(
         """
         select unique_id, node_name, layer, status, failures, message
         from audit.dbt_results
-        where airflow_run_id = $run and resource_type = 'test'
+        where airflow_run_id = ? and resource_type = 'test'
         qualify row_number() over (partition by unique_id order by recorded_at desc) = 1
         order by layer, node_name
         """,
-        {"run": facts.run_id},
-    ).fetchall()
+        (facts.run_id,),
+    )
     if not rows:
         return [Check("dbt_tests", "dbt", "fail", None, "0 failures", "no dbt test results recorded for this run")]
     nodes = _test_nodes()
@@ -245,20 +229,22 @@ def check_dbt_tests(con: duckdb.DuckDBPyConnection, facts: RunFacts) -> list[Che
     return [summary, *per_test]
 
 
-def check_sources(con: duckdb.DuckDBPyConnection, facts: RunFacts, rejected_share: dict) -> list[Check]:
+def check_sources(db: Db, facts: RunFacts, rejected_share: dict) -> list[Check]:
     """Every source reconciles (read = loaded + rejected) and rejects few enough of its rows."""
-    rows = con.execute(
+    rows = db.rows(
         """
         select source, count(*) as files, sum(rows_read), sum(rows_loaded), sum(rows_rejected),
-               count(*) filter (where rows_read <> rows_loaded + rows_rejected) as unbalanced_files
-        from audit.load_batches where run_id = $run group by source order by source
+               count(case when rows_read <> rows_loaded + rows_rejected then 1 end) as unbalanced_files
+        from audit.load_batches where run_id = ? group by source order by source
         """,
-        {"run": facts.run_id},
-    ).fetchall() if _table_exists(con, "audit.load_batches") else []
+        (facts.run_id,),
+    ) if db.table_exists("audit.load_batches") else []
     if not rows:
         return [Check("sources_loaded", "load", "fail", 0.0, ">= 1 batch", "no load batches recorded for this run")]
     checks = []
-    for source, files, read, loaded, rejected, unbalanced in rows:
+    for source, *counts in rows:
+        # Snowflake returns sums as Decimal or float, DuckDB as int.
+        files, read, loaded, rejected, unbalanced = (int(n) for n in counts)
         checks.append(Check(
             f"reconcile:{source}", "load", "fail" if unbalanced else "pass", float(unbalanced),
             "0 unbalanced files",
@@ -274,23 +260,23 @@ def check_sources(con: duckdb.DuckDBPyConnection, facts: RunFacts, rejected_shar
     return checks
 
 
-def cluster_sizes(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int, int]]:
+def cluster_sizes(db: Db) -> list[tuple[int, int, int]]:
     """(ids, user_ids, anonymous_ids) per profile of the identity graph."""
-    return con.execute(
+    return [tuple(int(n) for n in row) for row in db.rows(
         """
-        select count(*), count(*) filter (where other_id_type = 'user_id'),
-               count(*) filter (where other_id_type = 'anonymous_id')
+        select count(*), count(case when other_id_type = 'user_id' then 1 end),
+               count(case when other_id_type = 'anonymous_id' then 1 end)
         from stitching.user_id_stitcher group by user_main_id
         """
-    ).fetchall()
+    )]
 
 
-def check_stitching(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) -> list[Check]:
+def check_stitching(db: Db, facts: RunFacts, spec: dict) -> list[Check]:
     """Profile-size health: a giant or fast-growing cluster usually means a filter missed a shared id."""
-    if not _table_exists(con, "stitching.user_id_stitcher"):
+    if not db.table_exists("stitching.user_id_stitcher"):
         return [Check("stitching:identity_graph", "stitching", "fail", None, "table exists",
                       "stitching.user_id_stitcher is missing")]
-    sizes = cluster_sizes(con)
+    sizes = cluster_sizes(db)
     if not sizes:
         return [Check("stitching:identity_graph", "stitching", "fail", 0.0, "> 0 profiles",
                       "the identity graph is empty")]
@@ -299,10 +285,10 @@ def check_stitching(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict)
     limit = int(spec.get("profile_user_ids_limit", 5))
     crowded = sum(1 for s in sizes if s[1] > limit)
     share = crowded / len(sizes)
-    top = con.execute(
+    top = db.scalar(
         "select user_main_id from stitching.user_id_stitcher group by user_main_id order by count(*) desc, "
         "user_main_id limit 1"
-    ).fetchone()[0]
+    )
     largest_spec, median_spec, share_spec = (spec["largest_cluster_ids"], spec["median_cluster_ids"],
                                              spec["share_profiles_over_user_id_limit"])
     return [
@@ -327,11 +313,11 @@ def _jump(current: float, previous: float | None) -> float | None:
     return current / previous - 1
 
 
-def check_excluded_ids(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) -> list[Check]:
+def check_excluded_ids(db: Db, facts: RunFacts, spec: dict) -> list[Check]:
     """Excluded-id counts per reason vs the baseline run: a jump means the data or a rule changed."""
-    if not _table_exists(con, "stitching.excluded_ids"):
+    if not db.table_exists("stitching.excluded_ids"):
         return [Check("excluded_ids", "stitching", "fail", None, "table exists", "stitching.excluded_ids is missing")]
-    counts = dict(con.execute("select reason, count(*) from stitching.excluded_ids group by reason").fetchall())
+    counts = dict(db.rows("select reason, count(*) from stitching.excluded_ids group by reason"))
     previous = {k.split(":", 1)[1]: v for k, v in facts.baseline.values.items() if k.startswith("excluded_ids:")}
     warn = float(spec["warn"])
     checks = []
@@ -347,13 +333,13 @@ def check_excluded_ids(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: di
     return checks
 
 
-def check_volume(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) -> list[Check]:
+def check_volume(db: Db, facts: RunFacts, spec: dict) -> list[Check]:
     """Row counts of key tables: never empty, and within the allowed change vs the baseline run."""
     change_warn = float(spec["change"]["warn"])
     checks = []
     for table in spec["tables"]:
         name = f"rows:{table}"
-        count = float(con.execute(f"select count(*) from {table}").fetchone()[0]) if _table_exists(con, table) else 0.0
+        count = float(db.scalar(f"select count(*) from {table}")) if db.table_exists(table) else 0.0
         before = facts.baseline.values.get(name)
         change = _jump(count, before)
         if count == 0:
@@ -365,23 +351,23 @@ def check_volume(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) ->
             detail = f"{_num(before)} in {facts.baseline.run_id}"
             if math.isfinite(change):
                 detail += f" ({change:+.0%})"
-        checks.append(Check(name, _split(table)[0], status, count,
+        checks.append(Check(name, split_name(table)[0], status, count,
                             f"> 0; warn outside ±{change_warn:.0%} vs previous run", detail, before,
                             facts.baseline.run_id))
     return checks
 
 
-def check_freshness(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) -> list[Check]:
+def check_freshness(db: Db, facts: RunFacts, spec: dict) -> list[Check]:
     """Newest event per source no older than the allowed lag before the run's reference instant."""
     lag = spec["max_lag_days"]
     checks = []
     for name, column in spec["events"].items():
-        schema_table = ".".join(_split(column)[:2])
-        col = _split(column)[2]
-        if col not in _columns(con, schema_table):
+        schema_table = ".".join(split_name(column)[:2])
+        col = split_name(column)[2]
+        if col not in db.columns(schema_table):
             checks.append(Check(f"freshness:{name}", "staging", "fail", None, _limits(lag), f"{column} is missing"))
             continue
-        newest = con.execute(f"select max({col}) from {schema_table}").fetchone()[0]
+        newest = db.scalar(f"select max({col}) from {schema_table}")
         if newest is None:
             checks.append(Check(f"freshness:{name}", "staging", "fail", None, _limits(lag),
                                 f"{schema_table} has no events"))
@@ -398,15 +384,15 @@ def check_freshness(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict)
     return checks
 
 
-def _existing(con: duckdb.DuckDBPyConnection, columns: Iterable[str]) -> tuple[list[tuple[str, str]], list[str]]:
+def _existing(db: Db, columns: Iterable[str]) -> tuple[list[tuple[str, str]], list[str]]:
     found, missing = [], []
     for column in columns:
-        schema, table, col = _split(column)
-        (found if col in _columns(con, f"{schema}.{table}") else missing).append(column)
-    return [(".".join(_split(c)[:2]), _split(c)[2]) for c in found], missing
+        schema, table, col = split_name(column)
+        (found if col in db.columns(f"{schema}.{table}") else missing).append(column)
+    return [(".".join(split_name(c)[:2]), split_name(c)[2]) for c in found], missing
 
 
-def check_features(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) -> list[Check]:
+def check_features(db: Db, facts: RunFacts, spec: dict) -> list[Check]:
     """Feature sanity: amounts that cannot be negative, rates that must be shares, order counts that
     cannot exceed the orders there are."""
     checks = []
@@ -414,10 +400,10 @@ def check_features(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) 
         ("features:negative_revenue", spec["revenue_columns"], "{c} < 0", "0 rows with a negative amount"),
         ("features:rates_outside_0_1", spec["rate_columns"], "{c} < 0 or {c} > 1", "0 rows outside [0, 1]"),
     ):
-        found, missing = _existing(con, columns)
+        found, missing = _existing(db, columns)
         bad, parts = 0, []
         for table, col in found:
-            n = con.execute(f"select count(*) from {table} where {predicate.format(c=col)}").fetchone()[0]
+            n = int(db.scalar(f"select count(*) from {table} where {predicate.format(c=col)}"))
             bad += n
             if n:
                 parts.append(f"{table}.{col}: {n}")
@@ -427,11 +413,12 @@ def check_features(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) 
             detail += f"; not found: {', '.join(missing)}"
         checks.append(Check(name, "marts", status, float(bad), threshold, detail))
 
-    profile_table, profile_col = ".".join(_split(spec["profile_orders"])[:2]), _split(spec["profile_orders"])[2]
+    profile_schema, profile_name, profile_col = split_name(spec["profile_orders"])
+    profile_table = f"{profile_schema}.{profile_name}"
     orders_table = spec["orders_table"]
-    if profile_col in _columns(con, profile_table) and _table_exists(con, orders_table):
-        most = con.execute(f"select coalesce(max({profile_col}), 0) from {profile_table}").fetchone()[0]
-        total = con.execute(f"select count(*) from {orders_table}").fetchone()[0]
+    if profile_col in db.columns(profile_table) and db.table_exists(orders_table):
+        most = float(db.scalar(f"select coalesce(max({profile_col}), 0) from {profile_table}"))
+        total = int(db.scalar(f"select count(*) from {orders_table}"))
         checks.append(Check("features:orders_per_profile", "marts", "fail" if most > total else "pass", float(most),
                             f"<= {total} (rows of {orders_table})", f"largest {spec['profile_orders']}"))
     else:
@@ -440,15 +427,15 @@ def check_features(con: duckdb.DuckDBPyConnection, facts: RunFacts, spec: dict) 
     return checks
 
 
-def run_checks(con: duckdb.DuckDBPyConnection, facts: RunFacts, thresholds: dict) -> list[Check]:
+def run_checks(db: Db, facts: RunFacts, thresholds: dict) -> list[Check]:
     return [
-        *check_dbt_tests(con, facts),
-        *check_sources(con, facts, thresholds["rejected_share"]),
-        *check_stitching(con, facts, thresholds["stitching"]),
-        *check_excluded_ids(con, facts, thresholds["excluded_ids_jump"]),
-        *check_volume(con, facts, thresholds["volume"]),
-        *check_freshness(con, facts, thresholds["freshness"]),
-        *check_features(con, facts, thresholds["features"]),
+        *check_dbt_tests(db, facts),
+        *check_sources(db, facts, thresholds["rejected_share"]),
+        *check_stitching(db, facts, thresholds["stitching"]),
+        *check_excluded_ids(db, facts, thresholds["excluded_ids_jump"]),
+        *check_volume(db, facts, thresholds["volume"]),
+        *check_freshness(db, facts, thresholds["freshness"]),
+        *check_features(db, facts, thresholds["features"]),
     ]
 
 
@@ -465,26 +452,22 @@ def size_buckets(sizes: Iterable[int]) -> list[tuple[int, int, int]]:
     return [(1 if e == 0 else 2 ** (e - 1) + 1, 2**e, n) for e, n in sorted(counts.items())]
 
 
-def record(con: duckdb.DuckDBPyConnection, run_id: str, checks: list[Check]) -> None:
+def record(db: Db, run_id: str, checks: list[Check]) -> None:
     """Replace this run's gate rows, so a re-run of the gate leaves one row per check."""
     now = datetime.now(UTC).replace(tzinfo=None)
-    con.execute(RESULTS_DDL)
-    sizes = [s[0] for s in cluster_sizes(con)] if _table_exists(con, "stitching.user_id_stitcher") else []
-    con.execute("begin transaction")
-    con.execute("delete from audit.dq_gate_results where run_id = $run", {"run": run_id})
-    con.executemany(
-        "insert into audit.dq_gate_results (run_id, check_name, layer, status, observed_value, threshold, detail, "
-        "checked_at, baseline_value, baseline_run_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(run_id, c.check_name, c.layer, c.status,
-          None if c.observed_value is None or not math.isfinite(c.observed_value) else c.observed_value,
-          c.threshold, c.detail, now, c.baseline_value, c.baseline_run_id) for c in checks],
-    )
-    con.execute("delete from audit.dq_cluster_sizes where run_id = $run", {"run": run_id})
-    buckets = size_buckets(sizes)
-    if buckets:
-        con.executemany("insert into audit.dq_cluster_sizes values (?, ?, ?, ?, ?)",
-                        [(run_id, lo, hi, n, now) for lo, hi, n in buckets])
-    con.execute("commit")
+    db.script(RESULTS_DDL)
+    sizes = [s[0] for s in cluster_sizes(db)] if db.table_exists("stitching.user_id_stitcher") else []
+    rows = [(run_id, c.check_name, c.layer, c.status,
+             None if c.observed_value is None or not math.isfinite(c.observed_value) else c.observed_value,
+             c.threshold, c.detail, now, c.baseline_value, c.baseline_run_id) for c in checks]
+    with db.transaction():
+        db.execute("delete from audit.dq_gate_results where run_id = ?", (run_id,))
+        db.execute_many(
+            "insert into audit.dq_gate_results (run_id, check_name, layer, status, observed_value, threshold, "
+            "detail, checked_at, baseline_value, baseline_run_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.execute("delete from audit.dq_cluster_sizes where run_id = ?", (run_id,))
+        db.execute_many("insert into audit.dq_cluster_sizes values (?, ?, ?, ?, ?)",
+                        [(run_id, lo, hi, n, now) for lo, hi, n in size_buckets(sizes)])
 
 
 def format_table(checks: list[Check]) -> str:
@@ -517,13 +500,15 @@ def summary(checks: list[Check]) -> str:
     return text
 
 
-def run_gate(con: duckdb.DuckDBPyConnection, run_id: str, thresholds: dict,
+def run_gate(con: Db | Any, run_id: str, thresholds: dict,
              reference: tuple[datetime, str] | None = None) -> list[Check]:
-    """Run every check, record all of them, then fail when any failed."""
+    """Run every check, record all of them, then fail when any failed. `con` is a Db, or a DuckDB or
+    Snowflake DB-API connection."""
+    db = con if isinstance(con, Db) else Db(con)
     when, source = reference or resolve_reference()
-    facts = RunFacts(run_id, _aware(when), source, load_baseline(con, run_id))
-    checks = run_checks(con, facts, thresholds)
-    record(con, run_id, checks)
+    facts = RunFacts(run_id, _aware(when), source, load_baseline(db, run_id))
+    checks = run_checks(db, facts, thresholds)
+    record(db, run_id, checks)
     # The table is the last thing logged, so the end of the task log is what on-call reads.
     log.info("data-quality gate for run %s (baseline: %s; reference: %s from %s)\n%s\n\n%s",
              run_id, facts.baseline.run_id or "none", f"{facts.reference:%Y-%m-%d %H:%M}", source,

@@ -34,10 +34,13 @@ class PipelineConfig:
     loads: RetryPolicy
     layers: tuple[Layer, ...]
     gate: dict
+    dbt_execution_mode: str
 
 
 # The DAG chains the layers in the order the file lists them; that order is dbt's dependency order.
 LAYER_ORDER = ("staging", "stitching", "marts", "analytics")
+# How Cosmos runs dbt (include/dbt_layers.py).
+DBT_EXECUTION_MODES = ("watcher", "local")
 
 
 @cache
@@ -50,4 +53,8 @@ def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
         Layer(name=name, select=tuple(spec["select"]), retry=RetryPolicy.from_yaml(spec))
         for name, spec in raw["layers"].items()
     )
-    return PipelineConfig(loads=RetryPolicy.from_yaml(raw["loads"]), layers=layers, gate=raw["gate"])
+    mode = raw.get("dbt_execution_mode", DBT_EXECUTION_MODES[0])
+    if mode not in DBT_EXECUTION_MODES:
+        raise ValueError(f"{path}: dbt_execution_mode must be one of {', '.join(DBT_EXECUTION_MODES)}; found {mode!r}")
+    return PipelineConfig(loads=RetryPolicy.from_yaml(raw["loads"]), layers=layers, gate=raw["gate"],
+                          dbt_execution_mode=mode)

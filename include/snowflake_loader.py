@@ -1,9 +1,10 @@
 """Load a source's landing files into raw.<source> on Snowflake, quarantining what it cannot take.
 
-The same contract as include/loader.py (DuckDB): every file lands as text, is checked against the
-contract in SQL and split into typed rows (raw.<source>) and rejected rows with a reason
-(audit.rejected_rows); audit.load_batches gets rows_read = rows_loaded + rows_rejected per file; the
-last file (by name), last row wins for a primary key; a source is replaced in one transaction.
+The same contract as include/loader.py (DuckDB), with the same rules (include/load_rules.py, in
+Snowflake's SQL): every file lands as text, is checked against the contract in SQL and split into
+typed rows (raw.<source>) and rejected rows with a reason (audit.rejected_rows); audit.load_batches
+gets rows_read = rows_loaded + rows_rejected per file; the last file (by name), last row wins for a
+primary key; a source is replaced in one transaction.
 
 Landing, per file, through the Airflow Snowflake provider's hook:
   1. PUT the file to a temporary internal stage (the session's own; gone when it ends).
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -30,29 +30,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from include.contracts import Column, Source
-from include.loader import DATA_SUFFIXES, FileResult, LoadError
+from include.contracts import Source
+from include.load_rules import (
+    SNOWFLAKE,
+    FileResult,
+    LoadError,
+    audit_ddl,
+    check_header,
+    conflicts_select,
+    file_head,
+    reason,
+    unsupported,
+)
 
 log = logging.getLogger(__name__)
 
-SNOWFLAKE_TYPES = {
-    "string": "varchar",
-    "timestamp": "timestamp_ntz",
-    "decimal(18,2)": "number(18,2)",
-    "integer": "number(38,0)",
-    "boolean": "boolean",
-}
-
-AUDIT_DDL = (
-    "create schema if not exists raw",
-    "create schema if not exists audit",
-    """create table if not exists audit.load_batches (
-        run_id varchar, source varchar, file_name varchar,
-        rows_read number(38,0), rows_loaded number(38,0), rows_rejected number(38,0), loaded_at timestamp_ntz)""",
-    """create table if not exists audit.rejected_rows (
-        run_id varchar, source varchar, file_name varchar, row_number number(38,0),
-        reason varchar, raw_record varchar, rejected_at timestamp_ntz)""",
-)
+SNOWFLAKE_TYPES = SNOWFLAKE.types
+AUDIT_DDL = audit_ddl(SNOWFLAKE)
 
 # Strict RFC 4180 CSV: a record with too few or too many fields is an error (ERROR_ON_COLUMN_COUNT_MISMATCH),
 # bytes that are not UTF-8 are an error rather than silently replaced, '\N' is data, not null.
@@ -63,86 +57,9 @@ CSV_FORMAT = (
 )
 PARQUET_FORMAT = "type = parquet binary_as_text = true"
 
-WHITESPACE = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160)"
-_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
-
-
-def q(identifier: str) -> str:
-    """Quote a column name from a file header or the contract. Simple names are upper-cased so they
-    resolve like the unquoted names the dbt models use; anything else keeps its exact spelling."""
-    name = identifier.upper() if _SIMPLE.match(identifier) else identifier
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: str) -> str:
-    """A Snowflake string literal (backslash is an escape character inside Snowflake quotes)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def _trim(ref: str) -> str:
-    return f"trim({ref}, {WHITESPACE})"
-
-
-def typed(col: Column, ref: str) -> str:
-    """The value as the contract's type, null when it does not convert. A timestamp without an offset
-    is UTC (the hook sets the session TIMEZONE to UTC). TRY_CAST rather than the TRY_TO_* functions:
-    the same meaning on text input, and fakesnow translates it."""
-    if col.type == "string":
-        return ref
-    value = _trim(ref)
-    if col.type == "timestamp":
-        return f"convert_timezone('UTC', try_cast({value} as timestamp_tz))::timestamp_ntz"
-    return f"try_cast({value} as {SNOWFLAKE_TYPES[col.type]})"
-
-
-def checks(col: Column, ref: str) -> list[str]:
-    """SQL expressions that yield a reason when the value breaks the contract, else null; the same
-    rules and wording as include/loader.py."""
-    shown = f"left({ref}, 200)"
-    blank = f"nullif({_trim(ref)}, '') is null"
-    out = []
-    if col.required:
-        out.append(f"case when {blank} then 'missing required value in {col.name}' end")
-    if col.type != "string":
-        out.append(
-            f"case when not ({blank}) and {typed(col, ref)} is null "
-            f"then 'unparsable {col.type} in {col.name}: ' || {shown} end"
-        )
-    if col.accepted_values:
-        allowed = ", ".join(literal(v) for v in col.accepted_values)
-        out.append(
-            f"case when not ({blank}) and lower({_trim(ref)}) not in ({allowed}) "
-            f"then '{col.name} not in accepted values: ' || {shown} end"
-        )
-    if col.min_value is not None:
-        out.append(
-            f"case when {typed(col, ref)} < {col.min_value} "
-            f"then '{col.name} below minimum {col.min_value}: ' || {shown} end"
-        )
-    return out
-
-
-def joined_reasons(parts: Sequence[str]) -> str:
-    """'; '-joined non-null reasons, null when none. Snowflake's concat_ws is null as soon as one part
-    is, so each part carries its own separator and the first one is cut off."""
-    if not parts:
-        return "cast(null as varchar)"
-    chain = " || ".join(f"coalesce('; ' || {p}, '')" for p in parts)
-    return f"nullif(substr({chain}, 3), '')"
-
-
-def record_json(names: Iterable[str]) -> str:
-    pairs = ", ".join(f"{literal(n)}, {q(n)}" for n in names)
-    return f"to_json(object_construct_keep_null({pairs}))"
-
-
-def check_header(source: Source, file_name: str, header: list[str]) -> None:
-    missing = [c for c in source.required_columns if c not in header]
-    if missing:
-        raise LoadError(
-            f"source {source.name!r}: file {file_name!r} lacks required column(s) "
-            f"{', '.join(missing)} (header: {', '.join(header)})"
-        )
+q = SNOWFLAKE.q
+literal = SNOWFLAKE.literal
+joined_reasons = SNOWFLAKE.joined_reasons
 
 
 def read_header(path: Path) -> list[str]:
@@ -156,17 +73,16 @@ def read_header(path: Path) -> list[str]:
 
 
 def unreadable(path: Path) -> str | None:
-    """Why a file cannot be loaded as data at all, or None (mirrors include/loader.py)."""
-    if path.suffix.lower() not in DATA_SUFFIXES:
-        return f"unsupported file type {path.suffix or '(no extension)'}: only .csv and .parquet files are loaded"
-    if path.suffix.lower() == ".parquet":
+    """Why a file cannot be loaded as data at all, or None (the DuckDB loader asks DuckDB instead)."""
+    why = unsupported(path)
+    if why is None and path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
         try:
             pq.read_metadata(path)
         except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
             return f"not a readable Parquet file: {str(exc).splitlines()[0]}"
-    return None
+    return why
 
 
 # --- landing: file -> temporary text table -------------------------------------------------------
@@ -287,17 +203,16 @@ def checked_select(source: Source, header: list[str], land: str) -> str:
     present = [c for c in source.columns if c.name in header]
     absent = [c for c in source.columns if c.name not in header]
     extras = [h for h in header if h not in source.column_names]
-    cols = [f"{typed(c, q(c.name))} as {q(c.name)}" for c in present]
-    cols += [f"cast(null as {SNOWFLAKE_TYPES[c.type]}) as {q(c.name)}" for c in absent]
+    cols = [f"{SNOWFLAKE.typed(c, q(c.name))} as {q(c.name)}" for c in present]
+    cols += [f"{SNOWFLAKE.null_of(c)} as {q(c.name)}" for c in absent]
     cols += [q(h) for h in extras]
-    reason = joined_reasons([chk for c in present for chk in checks(c, q(c.name))])
     return f"""
         select {", ".join(cols)},
                _reason,
-               case when _reason is not null then {record_json(header)} end as _raw_record,
+               case when _reason is not null then {SNOWFLAKE.record_json(header)} end as _raw_record,
                _row_number,
                %(file_name)s as _file_name, %(run_id)s as _run_id, %(now)s::timestamp_ntz as _loaded_at
-        from (select *, {reason} as _reason from {land}) as landed
+        from (select *, {reason(SNOWFLAKE, source, header)} as _reason from {land}) as landed
     """
 
 
@@ -311,30 +226,7 @@ def raw_table_ddl(source: Source, table: str, replace: bool = False) -> str:
 
 
 def conflicts_sql(source: Source, table: str) -> str:
-    """Rows carrying a primary key with other values than the winner (last file by name, last row)."""
-    pk = _trim(q(source.primary_key))
-    content = ", ".join(q(c) for c in source.column_names)
-    return f"""
-        create or replace temporary table _conflicts as
-        with keyed as (
-            select *, hash({content}) as _h from {table}
-            where {pk} in (select {pk} from {table} group by {pk} having count(*) > 1)
-        ),
-        ranked as (
-            select *,
-                first_value(_h) over (partition by {pk} order by _file_name desc, _row_number desc) as _winner_h,
-                first_value(_file_name) over (partition by {pk} order by _file_name desc, _row_number desc)
-                    as _winner_file,
-                first_value(_row_number) over (partition by {pk} order by _file_name desc, _row_number desc)
-                    as _winner_row
-            from keyed
-        )
-        select _file_name as file_name, _row_number as row_number,
-            'conflicting duplicate of primary key {source.primary_key}=' || left({pk}, 200)
-                || ' (kept ' || _winner_file || ' row ' || cast(_winner_row as varchar) || ')' as reason,
-            {record_json(source.column_names)} as raw_record
-        from ranked where _h <> _winner_h
-    """
+    return f"create or replace temporary table _conflicts as {conflicts_select(SNOWFLAKE, source, table)}"
 
 
 def load_source_snowflake(
@@ -409,13 +301,11 @@ def load_with_cursor(cur: Any, source: Source, source_dir: Path, run_id: str, la
     return results
 
 
-def _quarantine_file(cur: Any, path: Path, reason: str) -> None:
+def _quarantine_file(cur: Any, path: Path, why: str) -> None:
     """A file that is not data at all counts as one rejected record (row 0) holding its first bytes."""
-    with path.open("rb") as handle:
-        head = handle.read(1000).decode("utf-8", errors="replace")
     cur.execute("insert into _rejected (file_name, row_number, reason, raw_record) values (%s, 0, %s, %s)",
-                (path.name, reason, head))
-    log.warning("%s: %s", path, reason)
+                (path.name, why, file_head(path)))
+    log.warning("%s: %s", path, why)
 
 
 def _counts(cur: Any, source: Source, staged: str, names: list[str]) -> list[FileResult]:

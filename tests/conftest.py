@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,12 +67,19 @@ def _json_tail(text: str) -> list | dict:
     return json.loads(next(line for line in text.splitlines() if line.startswith(("[", "{"))))
 
 
-def run_dag(env: dict[str, str], conf: dict, timeout: int = 1200) -> DagRunResult:
+def run_dag(env: dict[str, str], conf: dict, timeout: int = 1200, logical_date: str | None = None,
+            extra_args: tuple[str, ...] = ()) -> DagRunResult:
     """Run customer_360 with `airflow dags test` (in-process executor, SQLite metadata DB) and read
-    back the run's and every task's final state from the metadata DB."""
-    proc = run_airflow(env, "dags", "test", "customer_360", "-c", json.dumps(conf), timeout=timeout)
+    back the run's and every task's final state from the metadata DB. extra_args: more `dags test`
+    options, e.g. --mark-success-pattern."""
+    date = [logical_date] if logical_date else []
+    proc = run_airflow(env, "dags", "test", "customer_360", *date, "-c", json.dumps(conf), *extra_args,
+                       timeout=timeout)
     runs = _json_tail(run_airflow(env, "dags", "list-runs", "customer_360", "-o", "json").stdout)
-    run = max(runs, key=lambda r: r.get("start_date") or "")
+    # `dags test` logs the run it made; another process may have made runs in the same home meanwhile.
+    made = re.findall(r"DagRun Finished: dag_id=customer_360, .*?run_id=([^,\s]+)", proc.stdout + proc.stderr)
+    run = next((r for r in runs if made and r["run_id"] == made[-1]), None) or max(
+        runs, key=lambda r: r.get("end_date") or r.get("start_date") or "")
     states = _json_tail(
         run_airflow(env, "tasks", "states-for-dag-run", "customer_360", run["run_id"], "-o", "json").stdout
     )

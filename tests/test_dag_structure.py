@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import os
+import re
+import shutil
+import subprocess
+import sys
 import time
+from datetime import datetime
+from pathlib import Path
 
 import pytest
+from airflow.providers.standard.operators.empty import EmptyOperator
 from cosmos.operators.local import DbtRunLocalOperator, DbtSeedLocalOperator, DbtTestLocalOperator
+from cosmos.operators.watcher import DbtProducerWatcherOperator, DbtTestWatcherOperator
 
 from include.contracts import load_sources
 from include.pipeline_config import load_pipeline_config
@@ -68,22 +77,105 @@ def test_layers_run_in_order_then_gate(dag) -> None:
 
 def test_layer_retries_come_from_config_and_tests_never_retry(dag) -> None:
     config = {layer.name: layer for layer in load_pipeline_config().layers}
-    seen_tests = 0
+    seen_tests = seen_models = 0
     for task in dag.tasks:
         layer = _group_of(task.task_id)
-        if isinstance(task, DbtTestLocalOperator):
+        # Watcher sensors are run operators too (their retry re-runs the model), test sensors included.
+        if isinstance(task, DbtTestLocalOperator | DbtTestWatcherOperator):
             seen_tests += 1
             assert task.retries == 0, task.task_id
         elif isinstance(task, DbtRunLocalOperator | DbtSeedLocalOperator):
+            seen_models += 1
             assert task.retries == config[layer].retry.retries, task.task_id
             assert task.retry_delay == config[layer].retry.retry_delay, task.task_id
-    assert seen_tests >= len(LAYERS)
+    assert seen_tests >= len(LAYERS) and seen_models >= len(LAYERS)
     assert dag.get_task("dq_gate").retries == 0
 
 
 def test_duckdb_tasks_share_one_slot_pool(dag) -> None:
-    writers = [t for t in dag.tasks if _group_of(t.task_id) in ("load_sources", *LAYERS, "dq_gate")]
+    # An EmptyOperator never reaches a worker: the scheduler marks it done.
+    writers = [t for t in dag.tasks if _group_of(t.task_id) in ("load_sources", *LAYERS, "dq_gate")
+               and not isinstance(t, EmptyOperator)]
     assert writers and {t.pool for t in writers} == {"duckdb"}
+
+
+def test_each_layer_runs_one_dbt_build_before_its_per_model_tasks(dag) -> None:
+    assert load_pipeline_config().dbt_execution_mode == "watcher"
+    for layer in LAYERS:
+        tasks = [t for t in dag.tasks if _group_of(t.task_id) == layer]
+        producers = [t for t in tasks if isinstance(t, DbtProducerWatcherOperator)]
+        assert len(producers) == 1, layer
+        producer = producers[0]
+        # A test whose other parent is in a later layer must wait for that layer, as in local mode.
+        assert producer.indirect_selection == "cautious"
+        # Its retry restores the first try's results and skips; the per-model tasks retry the models.
+        assert producer.retries == 1
+        downstream = producer.get_flat_relative_ids(upstream=False)
+        per_model = [t for t in tasks if t is not producer]
+        assert len(per_model) > 1, layer
+        # A sensor that went first would hold the DuckDB slot the build needs (and wait forever under
+        # `airflow dags test`, which runs one task at a time).
+        assert all(t.task_id in downstream for t in per_model), layer
+
+
+def test_per_run_values_reach_dbt_as_environment_not_vars(dag) -> None:
+    from include.dbt_layers import RUN_ENV
+
+    dbt_tasks = [t for t in dag.tasks if _group_of(t.task_id) in LAYERS and hasattr(t, "env")]
+    assert dbt_tasks
+    for task in dbt_tasks:
+        assert not task.vars, task.task_id
+        assert RUN_ENV.items() <= task.env.items(), task.task_id
+
+
+def test_local_execution_mode_stays_available() -> None:
+    from airflow.sdk import DAG
+
+    from include.dbt_layers import layer_task_group
+
+    staging = load_pipeline_config().layers[0]
+    with DAG("c360_local_mode", schedule=None, start_date=datetime(2026, 1, 1)) as local_dag:
+        layer_task_group(staging, "local")
+    kinds = {type(t) for t in local_dag.tasks}
+    assert DbtRunLocalOperator in kinds and DbtTestLocalOperator in kinds
+    assert not any(isinstance(t, DbtProducerWatcherOperator) for t in local_dag.tasks)
+
+
+def test_an_unknown_execution_mode_is_refused(tmp_path) -> None:
+    import yaml
+
+    from include.pipeline_config import load_pipeline_config as load
+    from include.settings import PIPELINE_CONFIG
+
+    config = yaml.safe_load(PIPELINE_CONFIG.read_text())
+    config["dbt_execution_mode"] = "kubernetes"
+    path = tmp_path / "pipeline.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    with pytest.raises(ValueError, match="dbt_execution_mode must be one of watcher, local; found 'kubernetes'"):
+        load(path)
+
+
+def test_a_new_run_id_keeps_dbt_partial_parsing(tmp_path) -> None:
+    """Each run brings a new run id and reference date; as --vars they made every dbt invocation
+    re-parse the whole project. As environment variables only the files that read them re-parse."""
+    from include import settings
+
+    project = tmp_path / "dbt"
+    shutil.copytree(settings.DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    dbt = str(Path(sys.executable).parent / "dbt")
+    env = {**os.environ, "C360_DUCKDB_PATH": str(tmp_path / "w.duckdb"), "C360_AIRFLOW_RUN_ID": "manual__1"}
+
+    def parse(**extra: str) -> str:
+        proc = subprocess.run([dbt, "--debug", "parse", "--profiles-dir", "."], cwd=project, env={**env, **extra},
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        return proc.stdout
+
+    parse()
+    output = parse(C360_AIRFLOW_RUN_ID="manual__2")
+    assert "Unable to do partial parsing" not in output
+    assert set(re.findall(r"Partial parsing: updated file: c360://(\S+)", output)) == {
+        "models/stitching/stitch_cluster_health.sql"}
 
 
 def test_params_have_schemas(dag) -> None:

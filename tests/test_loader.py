@@ -3,6 +3,7 @@ and every file reconciles."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -10,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from include import loader
 from include.contracts import load_sources
 from include.loader import LoadError, load_source
 
@@ -53,6 +55,8 @@ def test_bad_rows_are_quarantined_with_reasons_and_counts_reconcile(landing: Pat
         ("o2", "2026-01-02 08:00:00", pytest.approx(20), "app"),
         ("o8", "2026-01-08 00:00:00", pytest.approx(10), "quoted, with comma"),
     ]
+    # Record numbers count the records the parser rejected (row 3) and the ones the checks did.
+    assert con.execute("select _row_number from raw.orders order by 1").fetchall() == [(1,), (2,), (8,)]
     rejected = dict(con.execute("select row_number, reason from audit.rejected_rows order by 1").fetchall())
     assert set(rejected) == {3, 4, 5, 6, 7}
     assert "MISSING COLUMNS" in rejected[3]
@@ -120,3 +124,46 @@ def test_missing_required_column_fails_naming_source_file_and_column(landing: Pa
         load_source(con, load_sources()["orders"], landing, "run-1")
     # The failed load left nothing half-written.
     assert con.execute("select count(*) from information_schema.tables where table_name = 'orders'").fetchone()[0] == 0
+
+
+def test_row_numbers_follow_the_file_through_a_parallel_read(tmp_path: Path, con, monkeypatch) -> None:
+    """A CSV that DuckDB reads in parallel, with unparsable records in the middle: every kept row's
+    _row_number is its record's number in the file (here also its order_item_id). DuckDB reads a
+    buffer of at least max_line_size per thread; a 1 MB limit makes this 20 MB file parallel."""
+    monkeypatch.setattr(loader, "CSV_SCAN", loader.CSV_SCAN.replace(str(loader.MAX_LINE_SIZE), str(2**20)))
+    folder = tmp_path / "order_items"
+    folder.mkdir()
+    bad = {400_001, 750_000}
+    with duckdb.connect() as gen:
+        gen.execute(f"""copy (select case when i in {tuple(bad)} then i::varchar || ',too,short'
+                                          else i::varchar || ',o' || i // 3 || ',p1,,1,9.99' end as line
+                              from range(1, 1_000_001) t(i))
+                        to '{folder / "a.csv"}' (header false, quote '', delimiter '\t')""")
+    text = (folder / "a.csv").read_text()
+    (folder / "a.csv").write_text("order_item_id,order_id,product_id,design_id,quantity,unit_price_usd\n" + text)
+
+    [result] = load_source(con, load_sources()["order_items"], tmp_path, "run-1")
+
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (1_000_000, 999_998, 2)
+    assert con.execute("select count(*) from raw.order_items "
+                       "where _row_number <> order_item_id::bigint").fetchone()[0] == 0
+    assert {r[0] for r in con.execute("select row_number from audit.rejected_rows").fetchall()} == bad
+
+
+def test_utc_timestamps_in_every_shape(tmp_path: Path, con) -> None:
+    """The same instant written as UTC ('Z', '+00'), with another offset, without one, and as a Parquet
+    timestamp: one value in raw."""
+    (tmp_path / "orders").mkdir()
+    shapes = ["2026-01-01T10:00:00Z", "2026-01-01 10:00:00+00", "2026-01-01 12:00:00+02:00",
+              "2026-01-01T05:00:00-05:00", "2026-01-01 10:00:00", " 2026-01-01T10:00:00Z"]
+    (tmp_path / "orders" / "a.csv").write_text("\n".join(
+        ["order_id,user_id,status,ordered_at,revenue_usd,subtotal_usd,refund_amount_usd,coupon_code"]
+        + [f"t{i},u1,completed,{shape},1,1,," for i, shape in enumerate(shapes)]) + "\n")
+    pq.write_table(pa.table({
+        "order_id": ["p1"], "user_id": ["u1"], "status": ["completed"],
+        "ordered_at": pa.array([datetime(2026, 1, 1, 10, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
+        "revenue_usd": [1.0], "subtotal_usd": [1.0], "refund_amount_usd": [None], "coupon_code": [None],
+    }), tmp_path / "orders" / "b.parquet")
+    load_source(con, load_sources()["orders"], tmp_path, "run-1")
+    got = con.execute("select ordered_at::varchar from raw.orders").fetchall()
+    assert got == [("2026-01-01 10:00:00",)] * 7

@@ -83,7 +83,7 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 
 
 @contextmanager
-def airflow_stack(home: Path, warehouse: Path) -> Iterator[tuple[Api, str, dict]]:
+def airflow_stack(home: Path, warehouse: Path, **extra_env: str) -> Iterator[tuple[Api, str, dict]]:
     port = _free_port()
     password = secrets.token_urlsafe(16)
     (home / "passwords.json").write_text(json.dumps({USER: password}))
@@ -106,6 +106,7 @@ def airflow_stack(home: Path, warehouse: Path) -> Iterator[tuple[Api, str, dict]
         # No network here: Cosmos' usage ping would only wait for its timeout in every task.
         AIRFLOW__COSMOS__ENABLE_TELEMETRY="False",
         DO_NOT_TRACK="1",
+        **extra_env,
     )
     # A fresh metadata DB: runs left in the project's own one (a killed `make run`) would count.
     for args in (("db", "migrate"), ("pools", "set", "duckdb", "1", "DuckDB takes one writing process")):

@@ -3,8 +3,9 @@
     The connected-components loop runs on integers. Numbering the ids (row_number) would force a
     string join of every edge end against the node table to translate it; a 64-bit hash of
     (id, id type) is computed from the edge row alone. The hash is masked to
-    stitch_surrogate_hash_bits bits (default 62), and the rare ids whose hash collides get a
-    dense number above the mask instead (see int_id_nodes), so surrogates are always unique.
+    stitch_surrogate_hash_bits bits (default 62), and the rare ids whose hash collides with another
+    id's get a dense number above the mask instead (see int_id_nodes), so surrogates are always
+    unique.
     Setting the var to 0 makes every id "collide": dense surrogates ordered by (type, id), which
     the tests use to exercise the fallback and adversarially sorted chains. -#}
 
@@ -27,15 +28,4 @@
 
 {% macro snowflake__stitch_node_hash(id_column, id_type) -%}
     bitand(hash({{ id_column }}, {{ id_type }}), {{ stitch_hash_mask() }})
-{%- endmacro %}
-
-{#- A second, independent 64-bit hash of (id, type), used only to notice two different ids behind
-    one node_hash. It hashes a different string (type prefix), so it does not inherit a collision
-    of the first hash; a false merge would need both to collide at once (~n^2 / 2^126). -#}
-{% macro stitch_check_hash(id_column, id_type) -%}
-    {{ return(adapter.dispatch('stitch_check_hash', 'c360')(id_column, id_type)) }}
-{%- endmacro %}
-
-{% macro default__stitch_check_hash(id_column, id_type) -%}
-    hash({{ id_type }} || ':' || {{ id_column }})
 {%- endmacro %}

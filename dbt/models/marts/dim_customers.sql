@@ -10,6 +10,7 @@
 {%- set high_value = var('high_value_customer_threshold') | float -%}
 {%- set medium_value = var('medium_value_customer_threshold') | float -%}
 {%- set favorite_attributes = ['theme', 'theme_genre', 'canvas_group', 'product_style', 'product_color'] -%}
+{%- set counted_attributes = ['product_id', 'designer_id'] + favorite_attributes -%}
 
 with id_graph as (
 
@@ -143,75 +144,83 @@ order_features as (
 
 ),
 
+-- One pass over the lines: quantities per profile (grouping set 'all') and per profile and value
+-- of each attribute. Distinct counts and favourites both follow from these few rows per profile
+-- and value, so the lines are neither sorted nor aggregated once per feature.
+item_values as (
+
+    select
+        user_main_id,
+        case
+            {% for attribute in counted_attributes -%}
+            when grouping({{ attribute }}) = 0 then '{{ attribute }}'
+            {% endfor -%}
+            else 'all'
+        end as attribute_name,
+        -- Within a grouping set every other attribute is null, so this is the set's own value.
+        coalesce({{ counted_attributes | join(', ') }}) as attribute_value,
+        cast(sum(quantity) as {{ dbt.type_bigint() }}) as quantity,
+        cast(sum(case when is_apparel then quantity else 0 end) as {{ dbt.type_bigint() }}) as apparel_quantity
+    from profile_items
+    group by grouping sets (
+        (user_main_id),
+        {% for attribute in counted_attributes -%}
+        (user_main_id, {{ attribute }}){{ "," if not loop.last }}
+        {% endfor -%}
+    )
+
+),
+
+attribute_stats as (
+
+    select
+        user_main_id,
+        attribute_name,
+        count(attribute_value) as distinct_values,
+        max(case when attribute_value is not null then quantity end) as top_quantity,
+        max(quantity) as quantity,
+        max(apparel_quantity) as apparel_quantity
+    from item_values
+    group by user_main_id, attribute_name
+
+),
+
 item_features as (
 
     select
         user_main_id,
-        cast(sum(quantity) as {{ dbt.type_bigint() }}) as total_order_items,
-        count(distinct product_id) as total_unique_products,
-        count(distinct designer_id) as total_unique_designers,
-        count(distinct theme) as unique_themes_purchased,
-        count(distinct theme_genre) as unique_theme_genres_purchased,
-        count(distinct canvas_group) as unique_canvas_groups_purchased,
-        cast(sum(case when is_apparel then quantity else 0 end) as {{ dbt.type_bigint() }}) as total_apparel_items,
+        max(case when attribute_name = 'all' then quantity end) as total_order_items,
+        max(case when attribute_name = 'product_id' then distinct_values end) as total_unique_products,
+        max(case when attribute_name = 'designer_id' then distinct_values end) as total_unique_designers,
+        max(case when attribute_name = 'theme' then distinct_values end) as unique_themes_purchased,
+        max(case when attribute_name = 'theme_genre' then distinct_values end) as unique_theme_genres_purchased,
+        max(case when attribute_name = 'canvas_group' then distinct_values end) as unique_canvas_groups_purchased,
+        max(case when attribute_name = 'all' then apparel_quantity end) as total_apparel_items,
         -- A product missing from the catalogue is counted as non-apparel, so the two add up.
-        cast(sum(case when is_apparel then 0 else quantity end) as {{ dbt.type_bigint() }}) as total_non_apparel_items
-    from profile_items
+        max(case when attribute_name = 'all' then quantity - apparel_quantity end) as total_non_apparel_items
+    from attribute_stats
     group by user_main_id
 
 ),
 
--- Collapsing to one row per attribute combination first keeps the five favourite scans small.
-attribute_combinations as (
-
-    select
-        user_main_id,
-        {{ favorite_attributes | join(',\n        ') }},
-        cast(sum(quantity) as {{ dbt.type_bigint() }}) as quantity
-    from profile_items
-    group by user_main_id, {{ favorite_attributes | join(', ') }}
-
-),
-
-attribute_quantities as (
-
-    {% for attribute in favorite_attributes %}
-    select
-        user_main_id,
-        '{{ attribute }}' as attribute_name,
-        {{ attribute }} as attribute_value,
-        cast(sum(quantity) as {{ dbt.type_bigint() }}) as quantity
-    from attribute_combinations
-    where {{ attribute }} is not null
-    group by user_main_id, {{ attribute }}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
-
-favorites_ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by user_main_id, attribute_name
-            order by quantity desc, attribute_value
-        ) as favorite_rank
-    from attribute_quantities
-
-),
-
+-- The favourite is the value bought in the largest quantity; min() breaks ties alphabetically.
 favorites as (
 
     select
-        user_main_id,
+        item_values.user_main_id,
         {% for attribute in favorite_attributes -%}
-        max(case when attribute_name = '{{ attribute }}' then attribute_value end) as favorite_{{ attribute }}
+        min(case when item_values.attribute_name = '{{ attribute }}' then item_values.attribute_value end)
+            as favorite_{{ attribute }}
         {%- if not loop.last %},{% endif %}
         {% endfor %}
-    from favorites_ranked
-    where favorite_rank = 1
-    group by user_main_id
+    from item_values
+    inner join attribute_stats
+        on item_values.user_main_id = attribute_stats.user_main_id
+        and item_values.attribute_name = attribute_stats.attribute_name
+        and item_values.quantity = attribute_stats.top_quantity
+    where item_values.attribute_value is not null
+        and item_values.attribute_name in ('{{ favorite_attributes | join("', '") }}')
+    group by item_values.user_main_id
 
 ),
 

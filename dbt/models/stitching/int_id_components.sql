@@ -1,8 +1,11 @@
 {{ config(materialized='connected_components') }}
--- The identity graph's connected components over integer surrogates: one row per node that
--- touches a surviving edge, with component_key = the smallest node_key of its component. The
--- model's SQL is the surviving edge list (links whose both ends escaped every exclusion); the
--- connected_components materialization iterates.
+-- Connected components of the user_ids, over integer surrogates: one row per user_id that shares
+-- an anonymous_id with another user_id, with component_key = the smallest node_key of its
+-- component. An anonymous_id linked to one user_id joins that user's profile and connects nobody,
+-- so the loop runs on user_ids alone: the user_ids of an anonymous_id shared by several are each
+-- linked to its owner, the smallest one (a star, not every pair). Most anonymous_ids have one
+-- user_id, so this is a small part of the graph; user_id_stitcher attaches the anonymous_ids and
+-- the user_ids of single-user profiles. The connected_components materialization iterates.
 with links as (
 
     select * from {{ ref('int_id_links') }}
@@ -15,16 +18,30 @@ excluded as (
 
 ),
 
+owners as (
+
+    select * from {{ ref('int_anonymous_id_owners') }}
+
+),
+
+shared_anonymous_ids as (
+
+    select anonymous_key, owner_user_key
+    from owners
+    where user_id_count > 1
+
+),
+
 final as (
 
     select
-        links.anonymous_key as node_a,
+        shared_anonymous_ids.owner_user_key as node_a,
         links.user_key as node_b
     from links
-    left join excluded as excluded_anonymous on excluded_anonymous.node_key = links.anonymous_key
-    left join excluded as excluded_user on excluded_user.node_key = links.user_key
-    where excluded_anonymous.node_key is null
-        and excluded_user.node_key is null
+    inner join shared_anonymous_ids on shared_anonymous_ids.anonymous_key = links.anonymous_key
+    left join excluded on excluded.node_key = links.user_key
+    where excluded.node_key is null
+        and links.user_key <> shared_anonymous_ids.owner_user_key
 
 )
 

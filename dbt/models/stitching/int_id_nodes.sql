@@ -1,9 +1,10 @@
 -- Every identifier the graph may hold, before exclusions: ids seen in identify events (both SDKs)
 -- and the user_ids of orders, one row per (other_id, other_id_type) - the same string as user_id
 -- and as anonymous_id is two nodes - with node_key, the integer surrogate the graph runs on.
--- Grouping by an integer hash is several times cheaper than grouping by the strings; ids whose
--- hash collides are noticed by a second hash and numbered densely above the hash range instead
--- (see macros/stitching/stitch_node_key.sql).
+-- The key is a hash of (id, type), so every later step works on integers and int_id_links keys
+-- its events without joining this table. The ids are made distinct first: two rows sharing a
+-- hash are then two different ids, and those few are numbered densely above the hash range
+-- instead (see macros/stitching/stitch_node_key.sql).
 {%- set mask = stitch_hash_mask() %}
 with identifies as (
 
@@ -17,13 +18,9 @@ orders as (
 
 ),
 
--- one aggregate per id type keeps the type out of the (costly) string aggregate
 anonymous_ids as (
 
-    select
-        anonymous_id as other_id,
-        {{ stitch_node_hash('anonymous_id', "'anonymous_id'") }} as node_hash,
-        {{ stitch_check_hash('anonymous_id', "'anonymous_id'") }} as check_hash
+    select distinct anonymous_id as other_id
     from identifies
     where anonymous_id is not null
 
@@ -31,19 +28,13 @@ anonymous_ids as (
 
 user_ids as (
 
-    select
-        user_id as other_id,
-        {{ stitch_node_hash('user_id', "'user_id'") }} as node_hash,
-        {{ stitch_check_hash('user_id', "'user_id'") }} as check_hash
+    select user_id as other_id
     from identifies
     where user_id is not null
 
-    union all
+    union
 
-    select
-        user_id,
-        {{ stitch_node_hash('user_id', "'user_id'") }},
-        {{ stitch_check_hash('user_id', "'user_id'") }}
+    select user_id
     from orders
     where user_id is not null
 
@@ -51,93 +42,57 @@ user_ids as (
 
 hashed as (
 
-    select other_id, 'anonymous_id' as other_id_type, node_hash, check_hash from anonymous_ids
-    union all
-    select other_id, 'user_id' as other_id_type, node_hash, check_hash from user_ids
-
-),
-
-anonymous_hashes as (
-
     select
-        node_hash,
-        any_value(other_id) as other_id,
+        other_id,
         'anonymous_id' as other_id_type,
-        min(check_hash) <> max(check_hash) as is_collision
+        {{ stitch_node_hash('other_id', "'anonymous_id'") }} as node_hash
     from anonymous_ids
-    group by node_hash
 
-),
-
-user_hashes as (
+    union all
 
     select
-        node_hash,
-        any_value(other_id) as other_id,
+        other_id,
         'user_id' as other_id_type,
-        min(check_hash) <> max(check_hash) as is_collision
+        {{ stitch_node_hash('other_id', "'user_id'") }} as node_hash
     from user_ids
-    group by node_hash
-
-),
-
--- the type is part of the hashed value, so an anonymous_id and a user_id share a node_hash only
--- by a collision
-cross_type_hashes as (
-
-    select anonymous_hashes.node_hash
-    from anonymous_hashes
-    inner join user_hashes on user_hashes.node_hash = anonymous_hashes.node_hash
 
 ),
 
 colliding_hashes as (
 
-    select node_hash from anonymous_hashes where is_collision
-    union
-    select node_hash from user_hashes where is_collision
-    union
-    select node_hash from cross_type_hashes
-
-),
-
-colliding_ids as (
-
-    select distinct hashed.other_id, hashed.other_id_type
+    select node_hash
     from hashed
-    inner join colliding_hashes on colliding_hashes.node_hash = hashed.node_hash
+    group by node_hash
+    having count(*) > 1
 
 ),
 
-unique_hashes as (
-
-    select other_id, other_id_type, node_hash from anonymous_hashes
-    union all
-    select other_id, other_id_type, node_hash from user_hashes
-
-),
-
-rekeyed as (
+keyed as (
 
     select
-        other_id,
-        other_id_type,
-        {{ mask }} + row_number() over (order by other_id_type, other_id) as node_key
-    from colliding_ids
+        hashed.other_id,
+        hashed.other_id_type,
+        hashed.node_hash,
+        colliding_hashes.node_hash is not null as is_collision
+    from hashed
+    left join colliding_hashes on colliding_hashes.node_hash = hashed.node_hash
 
 ),
 
 final as (
 
-    select unique_hashes.other_id, unique_hashes.other_id_type, unique_hashes.node_hash as node_key
-    from unique_hashes
-    left join colliding_hashes on colliding_hashes.node_hash = unique_hashes.node_hash
-    where colliding_hashes.node_hash is null
+    select other_id, other_id_type, node_hash as node_key
+    from keyed
+    where not is_collision
 
     union all
 
-    select other_id, other_id_type, node_key
-    from rekeyed
+    select
+        other_id,
+        other_id_type,
+        {{ mask }} + row_number() over (order by other_id_type, other_id) as node_key
+    from keyed
+    where is_collision
 
 )
 

@@ -1,0 +1,149 @@
+"""One small interface over the warehouse connections the gate and the alerts use: a DuckDB
+connection, or a Snowflake DB-API connection (the provider's SnowflakeHook(...).get_conn(); fakesnow
+in the tests).
+
+The SQL is written once, in what both databases accept, with `?` placeholders; how each driver
+binds parameters lives in PARAM_STYLES. (The loaders' SQL spellings per database are
+include/load_rules.py's Dialect; the gate's and alerts' SQL needs none.)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from include import settings
+
+
+@dataclass(frozen=True)
+class ParamStyle:
+    # What a `?` placeholder becomes: the Snowflake connector binds client-side in pyformat.
+    placeholder: str
+    # pyformat reads `%` as the start of a placeholder whenever parameters are passed.
+    escape_percent: bool
+
+
+PARAM_STYLES = {
+    "duckdb": ParamStyle("?", escape_percent=False),
+    "snowflake": ParamStyle("%s", escape_percent=True),
+}
+
+
+def split_name(qualified: str) -> tuple[str, str, str | None]:
+    """schema, table and (when given) column of a dotted name."""
+    parts = qualified.split(".")
+    return parts[0], parts[1], parts[2] if len(parts) > 2 else None
+
+
+class Db:
+    """Queries on one connection; the caller owns (and closes) the connection."""
+
+    def __init__(self, con: Any, dialect: str | None = None) -> None:
+        # by module, not isinstance: importing duckdb would cost every DAG parse ~0.2 s
+        name = dialect or ("duckdb" if type(con).__module__.lstrip("_").startswith("duckdb") else "snowflake")
+        if name not in PARAM_STYLES:
+            raise ValueError(f"unknown database {name!r}; use one of: {', '.join(PARAM_STYLES)}")
+        self.dialect = name
+        self._style = PARAM_STYLES[name]
+        # A DuckDB cursor is a second connection with its own settings (the UTC time zone): use the
+        # connection itself, which executes and fetches like a cursor.
+        self._cur = con if name == "duckdb" else con.cursor()
+
+    def _sql(self, sql: str, params: Sequence[Any]) -> str:
+        if not params or self._style.placeholder == "?":
+            return sql
+        if self._style.escape_percent:
+            sql = sql.replace("%", "%%")
+        return sql.replace("?", self._style.placeholder)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        if params:
+            self._cur.execute(self._sql(sql, params), tuple(params))
+        else:
+            self._cur.execute(sql)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        self.execute(sql, params)
+        return [tuple(r) for r in self._cur.fetchall()]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.one(sql, params)
+        return row[0] if row else None
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._cur.executemany(self._sql(sql, rows[0]), [tuple(r) for r in rows])
+
+    def script(self, statements: Sequence[str]) -> None:
+        """DDL one statement at a time: a Snowflake call takes exactly one statement."""
+        for statement in statements:
+            self.execute(statement)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.execute("begin transaction")
+        try:
+            yield
+        except BaseException:
+            self.execute("rollback")
+            raise
+        self.execute("commit")
+
+    def columns(self, qualified: str) -> set[str]:
+        """Lower-case column names of schema.table; empty when it does not exist. Snowflake keeps
+        unquoted names upper-case, DuckDB as written: compare without case."""
+        schema, table, _ = split_name(qualified)
+        return {str(r[0]).lower() for r in self.rows(
+            "select column_name from information_schema.columns "
+            "where upper(table_schema) = upper(?) and upper(table_name) = upper(?)",
+            (schema, table),
+        )}
+
+    def table_exists(self, qualified: str) -> bool:
+        return bool(self.columns(qualified))
+
+
+def snowflake_hook() -> Any:
+    from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
+
+    return SnowflakeHook(snowflake_conn_id=settings.snowflake_conn_id(), session_parameters={"TIMEZONE": "UTC"})
+
+
+@contextmanager
+def connect_warehouse(attempts: int = 1, must_exist: bool = False) -> Iterator[Db]:
+    """The deployment's warehouse (C360_TARGET) as a Db. DuckDB takes one writer, so a DuckDB open
+    waits briefly for a running task; callers that only read still open read-write, because in the
+    `airflow dags test` process dbt-duckdb keeps a read-write handle and DuckDB refuses a second
+    handle with another mode in the same process."""
+    if settings.target_name() == "snowflake":
+        with closing(snowflake_hook().get_conn()) as conn:
+            yield Db(conn, "snowflake")
+        return
+    from include.warehouse import WarehouseUnavailable, connect
+
+    for attempt in range(attempts):
+        opened = connect(must_exist=must_exist)
+        try:
+            con = opened.__enter__()
+            break
+        except WarehouseUnavailable:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
+    try:
+        yield Db(con, "duckdb")
+    finally:
+        opened.__exit__(None, None, None)
+
+
+def describe_warehouse() -> str:
+    if settings.target_name() == "snowflake":
+        return f"Snowflake connection {settings.snowflake_conn_id()}"
+    return f"warehouse {settings.duckdb_path()}"
