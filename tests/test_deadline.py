@@ -13,7 +13,6 @@ import socket
 import textwrap
 import time
 import urllib.request
-from datetime import datetime
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.test_scheduler_e2e import START_TIMEOUT, Api, _logs, _wait, airflow_stack
+from tests.test_scheduler_e2e import START_TIMEOUT, Api, _dt, _logs, _wait, airflow_stack
 
 pytestmark = pytest.mark.slow
 
@@ -99,10 +98,6 @@ def _alerts(warehouse: Path) -> list[tuple]:
         except duckdb.IOException:  # a writer holds the file
             time.sleep(1)
     raise AssertionError(f"{warehouse} stayed locked for 30 s")
-
-
-def _dt(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def test_only_a_run_past_its_deadline_is_alerted_as_overdue(tmp_path: Path) -> None:
