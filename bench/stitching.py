@@ -13,6 +13,9 @@ so peak RSS is per step:
 - scipy: reading the staged links from DuckDB as Arrow, string -> int mapping (Arrow dictionary
          encoding), scipy.sparse.csgraph.connected_components and the mapping back to one
          (id, type, label) row per id - no exclusion rules, so it does less work than dbt.
+
+After the timed steps it checks, untimed, that dbt's profiles are exactly scipy's components of
+the graph dbt kept after its exclusions, and stops with an error if they are not.
 """
 
 from __future__ import annotations
@@ -204,6 +207,49 @@ def scipy_components(db_path: Path) -> dict:
     }
 
 
+def partition_check(db_path: Path) -> dict:
+    """Whether dbt's profiles are exactly scipy's components of the graph dbt kept after exclusions.
+
+    The property tests compare with networkx on small graphs; this checks the loop at the
+    benchmark's scale, where a wrong convergence test would split or merge profiles.
+    """
+    import pyarrow.compute as pc
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        nodes = con.sql("""
+            select nodes.node_key, stitcher.user_main_id
+            from stitching.user_id_stitcher as stitcher
+            inner join stitching.int_id_nodes as nodes
+                on nodes.other_id = stitcher.other_id and nodes.other_id_type = stitcher.other_id_type
+        """).to_arrow_table()
+        links = con.sql("""
+            select links.anonymous_key, links.user_key
+            from stitching.int_id_links as links
+            where links.anonymous_key not in (select node_key from stitching.excluded_ids)
+                and links.user_key not in (select node_key from stitching.excluded_ids)
+        """).fetchnumpy()
+    keys = nodes["node_key"].to_numpy()
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    positions = [np.searchsorted(sorted_keys, links[column]).clip(max=max(len(keys) - 1, 0))
+                 for column in ("anonymous_key", "user_key")]
+    # an end of a surviving link missing from the stitcher's output is a lost id
+    ends_present = all(np.array_equal(sorted_keys[position], links[column])
+                       for position, column in zip(positions, ("anonymous_key", "user_key"), strict=True))
+    ends = [order[position] for position in positions]
+    graph = coo_matrix((np.ones(len(ends[0]), dtype=np.int8), tuple(ends)), shape=(len(keys), len(keys)))
+    n_components, labels = connected_components(graph, directed=False)
+    mains = pc.dictionary_encode(nodes["user_main_id"]).combine_chunks()
+    main_codes = mains.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    n_mains = len(mains.dictionary)
+    # two partitions of the same ids are equal when each pairs up one-to-one with the other
+    pairs = np.unique(labels.astype(np.int64) * n_mains + main_codes).size
+    return {"matches": ends_present and bool(pairs == n_components == n_mains), "scipy_components": int(n_components),
+            "profiles": n_mains}
+
+
 def dbt_step(project: Path, db_path: Path, command: list[str]) -> dict:
     from dbt.cli.main import dbtRunner
 
@@ -243,6 +289,8 @@ def _run_child_step(step: str, project: Path, db_path: Path) -> None:
 
     if step == "scipy":
         result = scipy_components(db_path)
+    elif step == "partition":
+        result = partition_check(db_path)
     elif step == "stage":
         result = dbt_step(project, db_path, ["build", "--select", "stitch_exclusion_list",
                                              "+stg_rudderstack__identifies", "stg_shop__orders",
@@ -276,6 +324,12 @@ def bench(sizes: list[int], workdir: Path, seed: int) -> list[dict]:
         dbt_result = _child("stitching", project, db_path)
         if not dbt_result["success"]:
             raise RuntimeError(f"stitching failed: {dbt_result['error']}")
+        partition = _child("partition", project, db_path)
+        if not partition["matches"]:
+            raise RuntimeError(
+                f"edges={edges}: the stitcher's {partition['profiles']} profiles are not scipy's "
+                f"{partition['scipy_components']} components of the same filtered graph"
+            )
         with duckdb.connect(str(db_path), read_only=True) as con:
             links, nodes, profiles, excluded = con.execute("""
                 select (select count(*) from stitching.int_id_links),
@@ -292,7 +346,8 @@ def bench(sizes: list[int], workdir: Path, seed: int) -> list[dict]:
         qa = sum(s for m, s in models.items() if m not in CORE_MODELS)
         row = {
             "edges": links, "events": shape["events"], "ids": nodes, "profiles": profiles,
-            "excluded": excluded, "longest_chain": shape["longest_chain"], "rounds": rounds,
+            "excluded": excluded,
+            "partition_matches_scipy": partition["matches"], "longest_chain": shape["longest_chain"], "rounds": rounds,
             "round_bound": math.floor(math.log2(shape["longest_chain"]) + 3),
             "generate_s": round(generated, 1), "staging_s": round(stage["seconds"], 1),
             "dbt_core_models_s": round(core, 2), "dbt_qa_models_s": round(qa, 2),
@@ -309,7 +364,8 @@ def bench(sizes: list[int], workdir: Path, seed: int) -> list[dict]:
 
 
 def _print_table(rows: list[dict]) -> None:
-    columns = ["edges", "ids", "profiles", "excluded", "longest_chain", "rounds", "round_bound",
+    columns = ["edges", "ids", "profiles", "excluded", "partition_matches_scipy", "longest_chain", "rounds",
+               "round_bound",
                "dbt_core_models_s", "dbt_qa_models_s", "dbt_wall_s", "dbt_peak_rss_mb",
                "scipy_s", "scipy_components_s", "scipy_peak_rss_mb"]
     print()

@@ -41,3 +41,17 @@ def test_bench_entry_point_small(tmp_path: Path) -> None:
     for name in rows:
         assert name in proc.stdout and f"| {name} |" in markdown
     assert "five slowest models at 300 customers" in proc.stdout
+
+
+def test_stitching_bench_small(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.stitching", "--edges", "3000", "--workdir", str(tmp_path)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [row] = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    # the benchmark stops with an error when the partitions differ; this pins that it checked
+    assert row["partition_matches_scipy"] is True
+    assert row["ids"] == row["scipy_ids"] - row["excluded"]
+    assert 0 < row["rounds"] <= row["round_bound"]
+    assert row["dbt_core_models_s"] > 0 and row["scipy_s"] > 0

@@ -5,15 +5,30 @@
 -- (exclusion list, bot pattern, super-connector, shared account) and every reason in reasons.
 -- Link counts are taken before any exclusion: a rule looks at the data as it arrived, so one
 -- exclusion never changes whether another id crosses a threshold.
+-- Each rule reads only the columns it needs, in its own import CTE: DuckDB materializes a CTE
+-- that is read twice, and copying millions of ids or links costs more than scanning them again.
 with nodes as (
 
     select * from {{ ref('int_id_nodes') }}
 
 ),
 
-links as (
+-- the ids of the few nodes a link rule excludes
+link_rule_nodes as (
 
-    select * from {{ ref('int_id_links') }}
+    select node_key, other_id, other_id_type from {{ ref('int_id_nodes') }}
+
+),
+
+anonymous_links as (
+
+    select anonymous_key from {{ ref('int_id_links') }}
+
+),
+
+user_links as (
+
+    select user_key from {{ ref('int_id_links') }}
 
 ),
 
@@ -23,44 +38,43 @@ exclusion_list as (
 
 ),
 
--- only entries that are in the data: an id that never arrived was not kept out of anything
 listed as (
 
     select
-        nodes.node_key,
-        1 as priority,
-        'exclusion_list' as reason,
-        'on the exclusion list: ' || coalesce(min(exclusion_list.note), '') as detail
+        trim(id) as other_id,
+        trim(id_type) as other_id_type,
+        'on the exclusion list: ' || coalesce(min(note), '') as detail
     from exclusion_list
-    inner join nodes
-        on nodes.other_id = trim(exclusion_list.id)
-        and nodes.other_id_type = trim(exclusion_list.id_type)
-    group by nodes.node_key
+    group by trim(id), trim(id_type)
 
 ),
 
--- one scan for all patterns; the case names the first pattern that matched
-bot_patterns as (
+-- one pass over the ids for the rules that look at the id itself; the case names the first
+-- pattern that matched
+id_rules as (
 
     select
-        node_key,
-        2 as priority,
-        'bot_pattern' as reason,
+        nodes.node_key,
+        nodes.other_id,
+        nodes.other_id_type,
+        listed.detail as listed_detail,
         {%- if patterns %}
         case
             {%- for pattern in patterns %}
-            when {{ regex_search('other_id', pattern) }} then {{ stitch_string_literal('matches ' ~ pattern) }}
+            when {{ regex_search('nodes.other_id', pattern) }} then {{ stitch_string_literal('matches ' ~ pattern) }}
             {%- endfor %}
-        end as detail
-    from nodes
-    where {% for pattern in patterns -%}
-        {{ regex_search('other_id', pattern) }}{% if not loop.last %} or {% endif %}
-    {%- endfor %}
+        end as bot_detail
         {%- else %}
-        cast(null as {{ dbt.type_string() }}) as detail
-    from nodes
-    where 1 = 0
+        cast(null as {{ dbt.type_string() }}) as bot_detail
         {%- endif %}
+    from nodes
+    left join listed
+        on listed.other_id = nodes.other_id
+        and listed.other_id_type = nodes.other_id_type
+    where listed.other_id is not null
+        {%- for pattern in patterns %}
+        or {{ regex_search('nodes.other_id', pattern) }}
+        {%- endfor %}
 
 ),
 
@@ -68,11 +82,10 @@ super_connectors as (
 
     select
         anonymous_key as node_key,
-        3 as priority,
         'super_connector' as reason,
         'linked to ' || cast(count(*) as {{ dbt.type_string() }})
             || ' user_ids (max {{ max_users }})' as detail
-    from links
+    from anonymous_links
     group by anonymous_key
     having count(*) > {{ max_users }}
 
@@ -82,51 +95,71 @@ shared_accounts as (
 
     select
         user_key as node_key,
-        4 as priority,
         'shared_account' as reason,
         'linked to ' || cast(count(*) as {{ dbt.type_string() }})
             || ' anonymous_ids (max {{ max_anons }})' as detail
-    from links
+    from user_links
     group by user_key
     having count(*) > {{ max_anons }}
 
 ),
 
-all_reasons as (
+-- an id is an anonymous_id or a user_id, so at most one link rule applies to it
+link_rules as (
 
-    select * from listed
-    union all
-    select * from bot_patterns
-    union all
     select * from super_connectors
     union all
     select * from shared_accounts
 
 ),
 
-by_node as (
+link_rule_ids as (
 
     select
-        node_key,
-        min_by(reason, priority) as reason,
-        min_by(detail, priority) as detail,
-        {{ dbt.listagg('reason', "', '", "order by priority") }} as reasons
-    from all_reasons
-    group by node_key
+        link_rules.node_key,
+        link_rule_nodes.other_id,
+        link_rule_nodes.other_id_type,
+        link_rules.reason,
+        link_rules.detail
+    from link_rules
+    inner join link_rule_nodes on link_rule_nodes.node_key = link_rules.node_key
+
+),
+
+checked as (
+
+    select
+        coalesce(id_rules.node_key, link_rule_ids.node_key) as node_key,
+        coalesce(id_rules.other_id, link_rule_ids.other_id) as other_id,
+        coalesce(id_rules.other_id_type, link_rule_ids.other_id_type) as other_id_type,
+        id_rules.listed_detail,
+        id_rules.bot_detail,
+        link_rule_ids.reason as link_reason,
+        link_rule_ids.detail as link_detail
+    from id_rules
+    full outer join link_rule_ids on link_rule_ids.node_key = id_rules.node_key
 
 ),
 
 final as (
 
     select
-        nodes.other_id,
-        nodes.other_id_type,
-        by_node.reason,
-        by_node.detail,
-        by_node.reasons,
-        by_node.node_key
-    from by_node
-    inner join nodes on nodes.node_key = by_node.node_key
+        other_id,
+        other_id_type,
+        case
+            when listed_detail is not null then 'exclusion_list'
+            when bot_detail is not null then 'bot_pattern'
+            else link_reason
+        end as reason,
+        coalesce(listed_detail, bot_detail, link_detail) as detail,
+        substr(
+            case when listed_detail is not null then ', exclusion_list' else '' end
+            || case when bot_detail is not null then ', bot_pattern' else '' end
+            || case when link_reason is not null then ', ' || link_reason else '' end,
+            3
+        ) as reasons,
+        node_key
+    from checked
 
 )
 

@@ -32,7 +32,7 @@ rekeyed_user_ids as (
 
 linking_events as (
 
-    select anonymous_id, user_id, event_at
+    select anonymous_id, user_id
     from identifies
     where anonymous_id is not null and user_id is not null
 
@@ -48,8 +48,7 @@ keyed as (
         coalesce(
             rekeyed_user_ids.node_key,
             {{ stitch_node_hash('linking_events.user_id', "'user_id'") }}
-        ) as user_key,
-        linking_events.event_at
+        ) as user_key
     from linking_events
     left join rekeyed_anonymous_ids on rekeyed_anonymous_ids.other_id = linking_events.anonymous_id
     left join rekeyed_user_ids on rekeyed_user_ids.other_id = linking_events.user_id
@@ -61,9 +60,7 @@ final as (
     select
         anonymous_key,
         user_key,
-        count(*) as event_count,
-        min(event_at) as first_linked_at,
-        max(event_at) as last_linked_at
+        count(*) as event_count
     from keyed
     group by anonymous_key, user_key
 

@@ -6,9 +6,17 @@
 -- hash are then two different ids, and those few are numbered densely above the hash range
 -- instead (see macros/stitching/stitch_node_key.sql).
 {%- set mask = stitch_hash_mask() %}
-with identifies as (
+-- two import CTEs over the same table, one column each: DuckDB materializes a CTE read twice,
+-- which here would copy 11M events before the first id is hashed
+with identify_anonymous_ids as (
 
-    select * from {{ ref('stg_rudderstack__identifies') }}
+    select anonymous_id from {{ ref('stg_rudderstack__identifies') }}
+
+),
+
+identify_user_ids as (
+
+    select user_id from {{ ref('stg_rudderstack__identifies') }}
 
 ),
 
@@ -21,7 +29,7 @@ orders as (
 anonymous_ids as (
 
     select distinct anonymous_id as other_id
-    from identifies
+    from identify_anonymous_ids
     where anonymous_id is not null
 
 ),
@@ -29,7 +37,7 @@ anonymous_ids as (
 user_ids as (
 
     select user_id as other_id
-    from identifies
+    from identify_user_ids
     where user_id is not null
 
     union
