@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # A different dbt project (tests inject a failing model into a copy) is chosen by environment.
 DBT_PROJECT_DIR = Path(os.environ.get("C360_DBT_PROJECT_DIR") or PROJECT_ROOT / "dbt").resolve()
 DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+# The dbt installed beside this Python (the project's venv, or the image's), whatever PATH holds.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 PIPELINE_CONFIG = Path(os.environ.get("C360_PIPELINE_CONFIG") or PROJECT_ROOT / "include" / "pipeline.yml")
 DATA_DIR = PROJECT_ROOT / "data"
 
