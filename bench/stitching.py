@@ -12,7 +12,11 @@ so peak RSS is per step:
          reported apart), wall clock of the dbt process and the models' own seconds;
 - scipy: reading the staged links from DuckDB as Arrow, string -> int mapping (Arrow dictionary
          encoding), scipy.sparse.csgraph.connected_components and the mapping back to one
-         (id, type, label) row per id - no exclusion rules, so it does less work than dbt.
+         (id, type, label) row per id - no exclusion rules, so it does less work than dbt;
+         scipy_with_write_s adds writing that table into DuckDB, as the stitcher writes its own.
+
+With --repeat N both steps run N times, alternating, and the medians are reported: this machine's
+speed drifts by up to 1.5x between identical runs.
 
 After the timed steps it checks, untimed, that dbt's profiles are exactly scipy's components of
 the graph dbt kept after its exclusions, and stops with an error if they are not.
@@ -36,7 +40,8 @@ import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CORE_MODELS = (
-    "int_id_links", "int_id_nodes", "excluded_ids", "int_anonymous_id_owners", "int_id_components", "user_id_stitcher",
+    "int_id_node_hashes", "int_id_key_collisions", "int_id_nodes", "int_id_links", "int_id_link_degrees",
+    "excluded_ids", "int_anonymous_id_owners", "int_id_components", "user_id_stitcher",
 )
 
 
@@ -167,7 +172,8 @@ def generate(db_path: Path, edges: int, seed: int = 42) -> dict:
 
 
 def scipy_components(db_path: Path) -> dict:
-    """Connected components of the staged links with scipy, string ids mapped with Arrow."""
+    """Connected components of the staged links with scipy, string ids mapped with Arrow; then the
+    result written back as the stitcher's table would be, timed apart (seconds_with_write)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     from scipy.sparse import coo_matrix
@@ -198,9 +204,25 @@ def scipy_components(db_path: Path) -> dict:
     components_started = time.perf_counter()
     n_components, labels = connected_components(graph, directed=False)
     components_seconds = time.perf_counter() - components_started
-    result = pa.table({"other_id": encoded.dictionary, "component": pa.array(labels)})
+    ids = encoded.dictionary
+    result = pa.table({
+        "user_main_id": pa.array(labels),
+        "other_id": pc.utf8_slice_codeunits(ids, 2),
+        "other_id_type": pc.if_else(pc.starts_with(ids, "a:"), "anonymous_id", "user_id"),
+    })
+    seconds = time.perf_counter() - started
+    # the same DuckDB settings as the dbt profile's
+    with duckdb.connect(str(db_path), config={"threads": 2, "memory_limit": "4GB",
+                                              "preserve_insertion_order": False}) as con:
+        con.execute("create schema if not exists bench_scipy")
+        con.register("scipy_result", result)
+        con.execute("create or replace table bench_scipy.profiles as select * from scipy_result")
+    seconds_with_write = time.perf_counter() - started
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("drop schema bench_scipy cascade")
     return {
-        "seconds": time.perf_counter() - started,
+        "seconds": seconds,
+        "seconds_with_write": seconds_with_write,
         "components_seconds": components_seconds,
         "nodes": result.num_rows,
         "components": int(n_components),
@@ -266,6 +288,7 @@ def dbt_step(project: Path, db_path: Path, command: list[str]) -> dict:
     if result.result is not None and hasattr(result.result, "results"):
         models = {r.node.name: round(r.execution_time, 3) for r in result.result.results}
     return {"success": bool(result.success), "seconds": wall, "models": models,
+            "core_seconds": sum(models.get(m, 0) for m in CORE_MODELS),
             "error": None if result.success else str(result.exception or [
                 r.message for r in result.result.results if str(r.status) != "success"])}
 
@@ -306,7 +329,12 @@ def _run_child_step(step: str, project: Path, db_path: Path) -> None:
 # --- driver ------------------------------------------------------------------------------------------
 
 
-def bench(sizes: list[int], workdir: Path, seed: int) -> list[dict]:
+def _median_run(runs: list[dict], key: str) -> dict:
+    """The run whose `key` is the median (the lower one of an even count)."""
+    return sorted(runs, key=lambda r: r[key])[(len(runs) - 1) // 2]
+
+
+def bench(sizes: list[int], workdir: Path, seed: int, repeat: int = 1) -> list[dict]:
     from tests.stitching_fixtures import copy_project
 
     project = copy_project(workdir / "project")
@@ -320,10 +348,14 @@ def bench(sizes: list[int], workdir: Path, seed: int) -> list[dict]:
         stage = _child("stage", project, db_path)
         if not stage["success"]:
             raise RuntimeError(f"staging failed: {stage['error']}")
-        scipy_result = _child("scipy", project, db_path)
-        dbt_result = _child("stitching", project, db_path)
-        if not dbt_result["success"]:
-            raise RuntimeError(f"stitching failed: {dbt_result['error']}")
+        scipy_runs, dbt_runs = [], []
+        for _ in range(repeat):
+            scipy_runs.append(_child("scipy", project, db_path))
+            dbt_runs.append(_child("stitching", project, db_path))
+            if not dbt_runs[-1]["success"]:
+                raise RuntimeError(f"stitching failed: {dbt_runs[-1]['error']}")
+        scipy_result = _median_run(scipy_runs, "seconds")
+        dbt_result = _median_run(dbt_runs, "core_seconds")
         partition = _child("partition", project, db_path)
         if not partition["matches"]:
             raise RuntimeError(
@@ -342,7 +374,7 @@ def bench(sizes: list[int], workdir: Path, seed: int) -> list[dict]:
                 "(select invocation_id from stitching.stitch_runs order by recorded_at desc limit 1)"
             ).fetchone()[0]
         models = dbt_result["models"]
-        core = sum(models.get(m, 0) for m in CORE_MODELS)
+        core = dbt_result["core_seconds"]
         qa = sum(s for m, s in models.items() if m not in CORE_MODELS)
         row = {
             "edges": links, "events": shape["events"], "ids": nodes, "profiles": profiles,
@@ -353,9 +385,13 @@ def bench(sizes: list[int], workdir: Path, seed: int) -> list[dict]:
             "dbt_core_models_s": round(core, 2), "dbt_qa_models_s": round(qa, 2),
             "dbt_wall_s": round(dbt_result["seconds"], 2), "dbt_peak_rss_mb": round(dbt_result["peak_rss_mb"]),
             "scipy_s": round(scipy_result["seconds"], 2),
+            "scipy_with_write_s": round(scipy_result["seconds_with_write"], 2),
             "scipy_components_s": round(scipy_result["components_seconds"], 2),
             "scipy_peak_rss_mb": round(scipy_result["peak_rss_mb"]), "scipy_ids": scipy_result["nodes"],
             "models": models,
+            "runs": {"dbt_core_models_s": [round(r["core_seconds"], 2) for r in dbt_runs],
+                     "scipy_s": [round(r["seconds"], 2) for r in scipy_runs],
+                     "scipy_with_write_s": [round(r["seconds_with_write"], 2) for r in scipy_runs]},
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -367,7 +403,7 @@ def _print_table(rows: list[dict]) -> None:
     columns = ["edges", "ids", "profiles", "excluded", "partition_matches_scipy", "longest_chain", "rounds",
                "round_bound",
                "dbt_core_models_s", "dbt_qa_models_s", "dbt_wall_s", "dbt_peak_rss_mb",
-               "scipy_s", "scipy_components_s", "scipy_peak_rss_mb"]
+               "scipy_s", "scipy_with_write_s", "scipy_components_s", "scipy_peak_rss_mb"]
     print()
     print(" | ".join(columns))
     for row in rows:
@@ -375,6 +411,7 @@ def _print_table(rows: list[dict]) -> None:
     for row in rows:
         print(f"\nedges={row['edges']}: per model seconds {row['models']}")
         print(f"  core stitching / scipy = {row['dbt_core_models_s'] / row['scipy_s']:.2f}x, "
+              f"/ scipy writing its table too = {row['dbt_core_models_s'] / row['scipy_with_write_s']:.2f}x, "
               f"whole dbt process incl. QA and start-up / scipy = {row['dbt_wall_s'] / row['scipy_s']:.2f}x")
 
 
@@ -382,6 +419,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--edges", default="1e5,1e6", help="comma-separated sizes, e.g. 1e5,1e6,1e7")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each step per size; medians are reported")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch directory (default: a temp dir)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
@@ -393,7 +431,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [int(float(s)) for s in args.edges.split(",")]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stitch_bench_"))
     try:
-        _print_table(bench(sizes, workdir, args.seed))
+        _print_table(bench(sizes, workdir, args.seed, args.repeat))
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

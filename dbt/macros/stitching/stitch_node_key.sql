@@ -4,7 +4,7 @@
     string join of every edge end against the node table to translate it; a 64-bit hash of
     (id, id type) is computed from the edge row alone. The hash is masked to
     stitch_surrogate_hash_bits bits (default 62), and the rare ids whose hash collides with another
-    id's get a dense number above the mask instead (see int_id_nodes), so surrogates are always
+    id's get a dense number above the mask instead (see int_id_key_collisions), so surrogates are always
     unique.
     Setting the var to 0 makes every id "collide": dense surrogates ordered by (type, id), which
     the tests use to exercise the fallback and adversarially sorted chains. -#}

@@ -1,6 +1,11 @@
 {%- set max_users = var('stitch_max_user_ids_per_anonymous_id') | int -%}
 {%- set max_anons = var('stitch_max_anonymous_ids_per_user_id') | int -%}
 {%- set patterns = var('stitch_bot_id_patterns') -%}
+{%- if max_users < 1 or max_anons < 1 -%}
+    {{ exceptions.raise_compiler_error(
+        "stitch_max_user_ids_per_anonymous_id and stitch_max_anonymous_ids_per_user_id must be at least 1, got "
+        ~ max_users ~ " and " ~ max_anons) }}
+{%- endif -%}
 -- Ids kept out of the identity graph, one row per id with the first reason that applies
 -- (exclusion list, bot pattern, super-connector, shared account) and every reason in reasons.
 -- Link counts are taken before any exclusion: a rule looks at the data as it arrived, so one
@@ -20,15 +25,9 @@ link_rule_nodes as (
 
 ),
 
-anonymous_links as (
+link_degrees as (
 
-    select anonymous_key from {{ ref('int_id_links') }}
-
-),
-
-user_links as (
-
-    select user_key from {{ ref('int_id_links') }}
+    select * from {{ ref('int_id_link_degrees') }}
 
 ),
 
@@ -78,38 +77,22 @@ id_rules as (
 
 ),
 
-super_connectors as (
-
-    select
-        anonymous_key as node_key,
-        'super_connector' as reason,
-        'linked to ' || cast(count(*) as {{ dbt.type_string() }})
-            || ' user_ids (max {{ max_users }})' as detail
-    from anonymous_links
-    group by anonymous_key
-    having count(*) > {{ max_users }}
-
-),
-
-shared_accounts as (
-
-    select
-        user_key as node_key,
-        'shared_account' as reason,
-        'linked to ' || cast(count(*) as {{ dbt.type_string() }})
-            || ' anonymous_ids (max {{ max_anons }})' as detail
-    from user_links
-    group by user_key
-    having count(*) > {{ max_anons }}
-
-),
-
--- an id is an anonymous_id or a user_id, so at most one link rule applies to it
+-- an id is an anonymous_id or a user_id, so at most one link rule applies to it; the link counts
+-- hold only ids linked more than once, which the thresholds (at least 1) never reach below
 link_rules as (
 
-    select * from super_connectors
-    union all
-    select * from shared_accounts
+    select
+        node_key,
+        case
+            when other_id_type = 'anonymous_id' then 'super_connector' else 'shared_account'
+        end as reason,
+        'linked to ' || cast(linked_ids as {{ dbt.type_string() }}) || case
+            when other_id_type = 'anonymous_id' then ' user_ids (max {{ max_users }})'
+            else ' anonymous_ids (max {{ max_anons }})'
+        end as detail
+    from link_degrees
+    where (other_id_type = 'anonymous_id' and linked_ids > {{ max_users }})
+        or (other_id_type = 'user_id' and linked_ids > {{ max_anons }})
 
 ),
 

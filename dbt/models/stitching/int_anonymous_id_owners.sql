@@ -2,9 +2,24 @@
 -- count, and the smallest user key, which stands for them all - they are in one profile. Read by
 -- the components loop (anonymous_ids shared by several user_ids link those) and the stitcher (an
 -- anonymous_id joins its owner's profile), so the links are filtered and grouped once.
-with links as (
+-- Most anonymous_ids have one link: those pass through as their own owner row, and only the few
+-- linked to several user_ids (int_id_link_degrees) are grouped. Each branch reads the links in its
+-- own import CTE: DuckDB materializes a CTE read twice, copying 10M links.
+with single_links as (
 
-    select * from {{ ref('int_id_links') }}
+    select anonymous_key, user_key from {{ ref('int_id_links') }}
+
+),
+
+multiple_links as (
+
+    select anonymous_key, user_key from {{ ref('int_id_links') }}
+
+),
+
+link_degrees as (
+
+    select * from {{ ref('int_id_link_degrees') }}
 
 ),
 
@@ -14,27 +29,62 @@ excluded as (
 
 ),
 
-surviving_links as (
+shared_anonymous_ids as (
+
+    select node_key
+    from link_degrees
+    where other_id_type = 'anonymous_id'
+
+),
+
+single_user_owners as (
 
     select
-        links.anonymous_key,
-        links.user_key
-    from links
-    left join excluded as excluded_anonymous on excluded_anonymous.node_key = links.anonymous_key
-    left join excluded as excluded_user on excluded_user.node_key = links.user_key
+        single_links.anonymous_key,
+        single_links.user_key as owner_user_key,
+        1 as user_id_count
+    from single_links
+    left join shared_anonymous_ids on shared_anonymous_ids.node_key = single_links.anonymous_key
+    left join excluded as excluded_anonymous on excluded_anonymous.node_key = single_links.anonymous_key
+    left join excluded as excluded_user on excluded_user.node_key = single_links.user_key
+    where shared_anonymous_ids.node_key is null
+        and excluded_anonymous.node_key is null
+        and excluded_user.node_key is null
+
+),
+
+surviving_shared_links as (
+
+    select
+        multiple_links.anonymous_key,
+        multiple_links.user_key
+    from multiple_links
+    inner join shared_anonymous_ids on shared_anonymous_ids.node_key = multiple_links.anonymous_key
+    left join excluded as excluded_anonymous on excluded_anonymous.node_key = multiple_links.anonymous_key
+    left join excluded as excluded_user on excluded_user.node_key = multiple_links.user_key
     where excluded_anonymous.node_key is null
         and excluded_user.node_key is null
 
 ),
 
-final as (
+shared_owners as (
 
     select
         anonymous_key,
         min(user_key) as owner_user_key,
         count(*) as user_id_count
-    from surviving_links
+    from surviving_shared_links
     group by anonymous_key
+
+),
+
+final as (
+
+    select * from single_user_owners
+
+    union all
+
+    select * from shared_owners
 
 )
 

@@ -1,16 +1,15 @@
 -- Every (anonymous_id, user_id) pair an identify event links, before any exclusion, as the pair
 -- of node keys (join int_id_nodes on node_key for the strings): keys make this and every later
 -- step integer work.
-{%- set mask = stitch_hash_mask() %}
 with identifies as (
 
     select * from {{ ref('stg_rudderstack__identifies') }}
 
 ),
 
-nodes as (
+collisions as (
 
-    select * from {{ ref('int_id_nodes') }}
+    select * from {{ ref('int_id_key_collisions') }}
 
 ),
 
@@ -18,15 +17,15 @@ nodes as (
 -- events are keyed without joining the node table
 rekeyed_anonymous_ids as (
 
-    select other_id, node_key from nodes
-    where other_id_type = 'anonymous_id' and node_key > {{ mask }}
+    select other_id, node_key from collisions
+    where other_id_type = 'anonymous_id'
 
 ),
 
 rekeyed_user_ids as (
 
-    select other_id, node_key from nodes
-    where other_id_type = 'user_id' and node_key > {{ mask }}
+    select other_id, node_key from collisions
+    where other_id_type = 'user_id'
 
 ),
 

@@ -1,4 +1,7 @@
 {%- set min_anons = var('stitch_qa_bridge_min_anonymous_ids', 20) | int -%}
+{%- if min_anons < 1 -%}
+    {{ exceptions.raise_compiler_error("stitch_qa_bridge_min_anonymous_ids must be at least 1, got " ~ min_anons) }}
+{%- endif -%}
 -- Ids that bridge people, counted before filtering so on-call sees what the filters caught and
 -- what they let through: anonymous_ids linked to more than one user_id (shared devices) and
 -- user_ids linked to more than {{ min_anons }} anonymous_ids.
@@ -8,9 +11,9 @@ with nodes as (
 
 ),
 
-links as (
+link_degrees as (
 
-    select * from {{ ref('int_id_links') }}
+    select * from {{ ref('int_id_link_degrees') }}
 
 ),
 
@@ -28,17 +31,10 @@ stitcher as (
 
 bridge_keys as (
 
-    select anonymous_key as node_key, count(*) as linked_ids
-    from links
-    group by anonymous_key
-    having count(*) > 1
-
-    union all
-
-    select user_key, count(*)
-    from links
-    group by user_key
-    having count(*) > {{ min_anons }}
+    select node_key, linked_ids
+    from link_degrees
+    where other_id_type = 'anonymous_id'
+        or linked_ids > {{ min_anons }}
 
 ),
 

@@ -42,33 +42,34 @@ components as (
 
 ),
 
-surviving_nodes as (
+-- every id's profile as a node key, on integers alone: an anonymous_id follows its owner user_id's
+-- component, or the owner itself; a user_id its component; any other id is its own profile. The
+-- anonymous_ids are given their profile apart, and every join of the 13M nodes is an equality
+-- join to a smaller table: a join on coalesce(...) or an anti-join before it makes DuckDB misjudge
+-- the row count and build its hash table on the nodes, strings and all, which cost 2 s a join
+anonymous_id_profiles as (
+
+    select
+        owners.anonymous_key,
+        coalesce(components.component_key, owners.owner_user_key) as profile_key
+    from owners
+    left join components on components.node_key = owners.owner_user_key
+
+),
+
+profiled as (
 
     select
         nodes.other_id,
         nodes.other_id_type,
-        nodes.node_key
-    from nodes
-    left join excluded on excluded.node_key = nodes.node_key
-    where excluded.node_key is null
-
-),
-
--- every id's profile as a node key, on integers alone: an anonymous_id follows its owner user_id
--- (keys are unique across both types, so a user_id finds no owner row), a user_id its component;
--- a user_id outside every component, or a lone anonymous_id, is its own profile
-profiled as (
-
-    select
-        surviving_nodes.other_id,
-        surviving_nodes.other_id_type,
         coalesce(
-            components.component_key, owners.owner_user_key, surviving_nodes.node_key
-        ) as profile_key
-    from surviving_nodes
-    left join owners on owners.anonymous_key = surviving_nodes.node_key
-    left join components
-        on components.node_key = coalesce(owners.owner_user_key, surviving_nodes.node_key)
+            anonymous_id_profiles.profile_key, components.component_key, nodes.node_key
+        ) as profile_key,
+        excluded.node_key is not null as is_excluded
+    from nodes
+    left join anonymous_id_profiles on anonymous_id_profiles.anonymous_key = nodes.node_key
+    left join components on components.node_key = nodes.node_key
+    left join excluded on excluded.node_key = nodes.node_key
 
 ),
 
@@ -105,6 +106,7 @@ final as (
         profiled.other_id_type
     from profiled
     left join profile_names on profile_names.profile_key = profiled.profile_key
+    where not profiled.is_excluded
 
 )
 
