@@ -110,6 +110,8 @@ def _child_cmd(step: str, **kwargs: Any) -> list[str]:
 
 def _base_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"}
+    # as `make bench` does: offline, Cosmos' usage report fails after a DNS lookup in every task
+    env.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
     env.update(extra)
     return env
 

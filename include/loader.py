@@ -85,8 +85,7 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Source, source_dir: Path
         con.execute(statement)
     # Probed before the transaction: a failed statement would abort it.
     unreadable = {path: _unreadable(con, path) for path in files}
-    # FSST string compression cost 12 % of the load's time; the dbt profile turns it off as well
-    with _settings(con, memory_limit=MEMORY_LIMIT, disabled_compression_methods="dict_fsst"):
+    with _settings(con, memory_limit=MEMORY_LIMIT):
         con.execute("begin transaction")
         try:
             results = _load_files(con, source, files, unreadable, table, {"run_id": run_id, "now": now})
