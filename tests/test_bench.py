@@ -15,12 +15,13 @@ def test_bench_entry_point_small(tmp_path: Path) -> None:
     results = tmp_path / "results"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--sizes", "300", "--scenarios", "parse,load,dbt",
-         "--formats", "parquet,csv", "--workdir", str(tmp_path / "work"), "--results-dir", str(results)],
+         "--formats", "parquet,csv", "--workdir", str(tmp_path / "work"), "--results-dir", str(results), "--plot"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     [report_path] = results.glob("bench_*.json")
+    assert report_path.with_suffix(".png").stat().st_size > 0
     report = json.loads(report_path.read_text())
     rows = {row["scenario"]: row for row in report["rows"]}
     assert set(rows) == {"parse.dag_file", "parse.dagbag", "load.parquet", "load.csv", "dbt"}
