@@ -211,9 +211,9 @@ def scipy_components(db_path: Path) -> dict:
         "other_id_type": pc.if_else(pc.starts_with(ids, "a:"), "anonymous_id", "user_id"),
     })
     seconds = time.perf_counter() - started
-    # the same DuckDB settings as the dbt profile's
-    with duckdb.connect(str(db_path), config={"threads": 2, "memory_limit": "4GB",
-                                              "preserve_insertion_order": False}) as con:
+    # the settings the stitching layer writes with (dbt profile, and no string compression there)
+    with duckdb.connect(str(db_path), config={"threads": 2, "memory_limit": "4GB", "preserve_insertion_order": False,
+                                              "disabled_compression_methods": "dict_fsst"}) as con:
         con.execute("create schema if not exists bench_scipy")
         con.register("scipy_result", result)
         con.execute("create or replace table bench_scipy.profiles as select * from scipy_result")
@@ -425,6 +425,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
     if args.child:
         _run_child_step(args.child, args.project, args.db)
         return
