@@ -33,6 +33,7 @@ from urllib.parse import quote
 from include import settings
 from include.dbapi import connect_warehouse
 from include.pipeline_config import load_pipeline_config
+from include.warehouse import RunsOverlap, WarehouseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -202,14 +203,32 @@ def _row(alert: Alert, delivered_via: str) -> tuple:
             json.dumps(alert.failing_checks, default=str), alert.next_step, delivered_via, naive(alert.created_at))
 
 
+def _spooled() -> list[tuple]:
+    spool = spool_path()
+    return [tuple(json.loads(line)) for line in spool.read_text().splitlines() if line] if spool.exists() else []
+
+
+def _refused_run(run_id: str) -> bool:
+    """The run was refused because another run held the warehouse (its task alert is spooled, below):
+    its callbacks must keep off the warehouse too, or they take DuckDB's lock between that run's tasks."""
+    marker = f"{RunsOverlap.__name__}: "
+    try:
+        spooled = _spooled()
+    except (OSError, ValueError):
+        return False
+    return any(r[3] == run_id and r[1] == "task_failed" and marker in str(r[9]).split("\n", 1)[0] for r in spooled)
+
+
 def record_alert(alert: Alert, delivered_via: str, attempts: int = 10) -> bool:
-    """Insert the alert (and any spooled ones) into audit.alerts; spool it when the warehouse is busy."""
+    """Insert the alert (and any spooled ones) into audit.alerts; spool it when the warehouse is busy,
+    or straight away when attempts is 0."""
     spool = spool_path()
     try:
+        if attempts < 1:
+            raise WarehouseUnavailable("another run of the DAG holds the warehouse")
         with connect_warehouse(attempts=attempts) as db:
             db.script(ALERTS_DDL)
-            pending = [json.loads(line) for line in spool.read_text().splitlines() if line] if spool.exists() else []
-            rows = [tuple(p) for p in pending] + [_row(alert, delivered_via)]
+            rows = [*_spooled(), _row(alert, delivered_via)]
             db.execute_many(f"insert into audit.alerts values ({', '.join('?' * len(rows[0]))})", rows)
         spool.unlink(missing_ok=True)
         return True
@@ -319,7 +338,8 @@ def deliver(alert: Alert, context: dict | None = None, notify: bool = True, atte
 
 def task_failed(context: dict) -> None:
     try:
-        deliver(alert_from_task_context(context), context)
+        refused = isinstance(context.get("exception"), RunsOverlap)
+        deliver(alert_from_task_context(context), context, attempts=0 if refused else 10)
     except Exception:
         log.exception("task failure alert could not be built")
 
@@ -349,7 +369,10 @@ def run_failed(context: dict) -> None:
             "Open the run in the Airflow UI.",
         )
         # One incident pages once: the failed task already sent its alert.
-        deliver(alert, context, notify=not _task_alerts_sent(run_id))
+        if _refused_run(run_id):
+            deliver(alert, context, notify=False, attempts=0)
+        else:
+            deliver(alert, context, notify=not _task_alerts_sent(run_id))
     except Exception:
         log.exception("run failure alert could not be built")
 

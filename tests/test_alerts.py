@@ -154,6 +154,27 @@ def test_the_run_level_alert_does_not_page_again_after_a_task_alert(warehouse: P
     assert rows[(RUN, "run_failed")].startswith("none")
 
 
+def test_a_refused_runs_alerts_keep_off_the_warehouse_the_other_run_holds(warehouse: Path) -> None:
+    """A run refused because another run is active must not take DuckDB's lock between that run's tasks:
+    both its alerts wait in the spool (the warehouse file is not even opened) and land with the next one."""
+    from include.warehouse import RunsOverlap
+
+    refused = "manual__refused"
+    context = task_context("prepare_sources", RunsOverlap("1 other customer_360 run(s) are running"))
+    context["run_id"] = refused
+    alerts.task_failed(context)
+    alerts.run_failed({"dag": SimpleNamespace(dag_id="customer_360"), "run_id": refused, "reason": "task_failure",
+                       "ti": SimpleNamespace(task_id="prepare_sources")})
+    assert not warehouse.exists()
+    assert [json.loads(line)[1] for line in alerts.spool_path().read_text().splitlines()] == [
+        "task_failed", "run_failed"]
+    alerts.task_failed(task_context("marts.fct_orders.run", ValueError("later")))
+    rows = {(r["run_id"], r["kind"]): r for r in recorded(warehouse)}
+    assert rows[(refused, "task_failed")]["exception"].startswith("include.warehouse.RunsOverlap: 1 other")
+    assert rows[(refused, "run_failed")]["delivered_via"].startswith("none")  # the task alert paged already
+    assert (RUN, "task_failed") in rows and not alerts.spool_path().exists()
+
+
 def test_the_deadline_callback_records_an_overdue_alert(warehouse: Path) -> None:
     context = {"dag_run": {"dag_id": "customer_360", "dag_run_id": RUN, "state": "running",
                            "logical_date": "2026-11-20T10:00:00Z"},
