@@ -82,9 +82,11 @@ class DuckDBDialect(Dialect):
     def blank(self, ref: str) -> str:
         # Only a value that starts with whitespace can be all whitespace: trim just those. Every ASCII
         # whitespace character sorts before '!', so one comparison rules out nearly every value. A
-        # CASE, not AND/OR: the optimiser reorders those and would trim every value first.
+        # CASE, not AND/OR: the optimiser reorders those and would trim every value first. ltrim, not
+        # trim: with the very trim() of typed() in the same query, DuckDB computed that shared trim once
+        # for every row, ahead of both CASE and coalesce (45 % of a CSV load).
         return (f"(case when {ref} is null then true when {ref} >= '!' and not starts_with({ref}, chr(160)) "
-                f"then false else {self.trim(ref)} = '' end)")
+                f"then false else ltrim({ref}, {WHITESPACE}) = '' end)")
 
     def key(self, ref: str) -> str:
         # Trimming with a character set costs ten times a comparison: only values that start or end
