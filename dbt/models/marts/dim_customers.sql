@@ -180,8 +180,8 @@ order_features as (
 
 ),
 {% endfor %}
-{%- for attribute in favorite_attributes %}
 -- The favourite is the value bought in the largest quantity; min() breaks ties alphabetically.
+{%- for attribute in favorite_attributes %}
 favorite_{{ attribute }} as (
 
     select
