@@ -33,7 +33,7 @@ from urllib.parse import quote
 from include import settings
 from include.dbapi import connect_warehouse
 from include.pipeline_config import load_pipeline_config
-from include.warehouse import RunsOverlap, WarehouseUnavailable
+from include.warehouse import RunsOverlap
 
 log = logging.getLogger(__name__)
 
@@ -219,27 +219,35 @@ def _refused_run(run_id: str) -> bool:
     return any(r[3] == run_id and r[1] == "task_failed" and marker in str(r[9]).split("\n", 1)[0] for r in spooled)
 
 
-def record_alert(alert: Alert, delivered_via: str, attempts: int = 10) -> bool:
-    """Insert the alert (and any spooled ones) into audit.alerts; spool it when the warehouse is busy,
-    or straight away when attempts is 0."""
+def _spool(row: tuple) -> None:
     spool = spool_path()
     try:
-        if attempts < 1:
-            raise WarehouseUnavailable("another run of the DAG holds the warehouse")
+        spool.parent.mkdir(parents=True, exist_ok=True)
+        with spool.open("a") as f:
+            f.write(json.dumps(row, default=str) + "\n")
+    except OSError as spool_err:
+        log.error("alert spool %s not writable either: %s", spool, spool_err)
+
+
+def record_alert(alert: Alert, delivered_via: str, attempts: int = 10) -> bool:
+    """Insert the alert (and any spooled ones) into audit.alerts; spool it when the warehouse is busy,
+    or straight away, without opening the warehouse, when attempts is 0."""
+    row = _row(alert, delivered_via)
+    if attempts < 1:
+        log.warning("audit.alerts not written (another run of the DAG holds the warehouse); spooled to %s",
+                    spool_path())
+        _spool(row)
+        return False
+    try:
         with connect_warehouse(attempts=attempts) as db:
             db.script(ALERTS_DDL)
-            rows = [*_spooled(), _row(alert, delivered_via)]
+            rows = [*_spooled(), row]
             db.execute_many(f"insert into audit.alerts values ({', '.join('?' * len(rows[0]))})", rows)
-        spool.unlink(missing_ok=True)
+        spool_path().unlink(missing_ok=True)
         return True
     except Exception as err:
-        log.warning("audit.alerts not written (%s); spooled to %s", err, spool)
-        try:
-            spool.parent.mkdir(parents=True, exist_ok=True)
-            with spool.open("a") as f:
-                f.write(json.dumps(_row(alert, delivered_via), default=str) + "\n")
-        except OSError as spool_err:
-            log.error("alert spool %s not writable either: %s", spool, spool_err)
+        log.warning("audit.alerts not written (%s); spooled to %s", err, spool_path())
+        _spool(row)
         return False
 
 
