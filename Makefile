@@ -8,6 +8,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 NUM_CUSTOMERS ?= 500
+# DAG params of `make run` as a JSON object, checked by the DAG's param schemas before anything runs.
+CONF ?= {}
+export CONF
 PYTEST_ARGS ?=
 
 export PYTHONPATH := $(CURDIR)
@@ -48,7 +51,7 @@ $(AIRFLOW_HOME)/.initialised: $(VENV)/.installed
 setup: $(VENV)/.installed dbt/target/manifest.json $(AIRFLOW_HOME)/.initialised
 
 run: setup
-	$(BIN)/python -m include.run_local --num-customers $(NUM_CUSTOMERS)
+	$(BIN)/python -m include.run_local --num-customers $(NUM_CUSTOMERS) --conf "$$CONF"
 
 # The review page's browser test drives Debian's chromium; a clean CI machine gets it here (as root,
 # or through sudo), and a machine that has it skips apt.

@@ -68,7 +68,7 @@ def _column(name: str, spec: dict) -> Column:
 
 @cache
 def load_sources(path: Path | None = None) -> dict[str, Source]:
-    path = path or settings.contracts_dir() / "sources.yml"
+    path = path or settings.CONTRACTS_DIR / "sources.yml"
     raw = yaml.safe_load(Path(path).read_text())["sources"]
     sources: dict[str, Source] = {}
     for name, spec in raw.items():
@@ -76,3 +76,9 @@ def load_sources(path: Path | None = None) -> dict[str, Source]:
         columns = tuple(_column(col, col_spec or {}) for col, col_spec in columns_spec.items())
         sources[name] = Source(name=name, primary_key=spec["primary_key"], columns=columns)
     return sources
+
+
+@cache
+def output_tables() -> dict[str, dict]:
+    """The output contract (outputs.yml): schema.table -> its grain, description and columns."""
+    return yaml.safe_load((settings.CONTRACTS_DIR / "outputs.yml").read_text())["tables"]

@@ -15,7 +15,7 @@ from include.warehouse import connect
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
-# The contract tables (shared/contracts/outputs.yml) and the other tables people read first.
+# The contract tables (include/contracts/outputs.yml) and the other tables people read first.
 SUMMARY_TABLES = (
     "raw.orders",
     "raw.identifies_js",
@@ -58,11 +58,47 @@ def summary(run_id: str) -> str:
     return "\n".join(lines)
 
 
+class BadConf(ValueError):
+    """The run's conf is refused before anything runs."""
+
+
+def validated_conf(conf_json: str, num_customers: int) -> dict:
+    """The run's conf, checked by the DAG's own param schemas (what the trigger form and the API apply),
+    so a bad value is refused before Airflow creates a run or any task writes."""
+    from airflow.sdk.definitions.param import ParamsDict
+
+    from include.dag_params import dag_params
+
+    try:
+        conf = json.loads(conf_json or "{}")
+    except json.JSONDecodeError as exc:
+        raise BadConf(f"CONF is not JSON ({exc}): {conf_json!r}") from exc
+    if not isinstance(conf, dict):
+        raise BadConf(f"CONF must be a JSON object of DAG params, got {conf_json!r}")
+    params = dag_params()
+    unknown = sorted(set(conf) - set(params))
+    if unknown:
+        raise BadConf(f"unknown DAG param(s) {', '.join(unknown)}; customer_360 takes: {', '.join(params)}")
+    conf = {"num_customers": num_customers, **conf}
+    checked = ParamsDict(params)
+    try:
+        checked.update(conf)
+        checked.validate()
+    except Exception as exc:  # ParamValidationError: the schema's own message
+        raise BadConf(str(exc)) from exc
+    return conf
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--num-customers", type=int, default=500)
+    parser.add_argument("--conf", default="", help="DAG params as a JSON object, e.g. '{\"full_refresh\": true}'")
     args = parser.parse_args()
-    conf = {"num_customers": args.num_customers}
+    try:
+        conf = validated_conf(args.conf, args.num_customers)
+    except BadConf as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
     source_dir = settings.default_source_dir()
     print(f"customer_360 on DuckDB: source_dir={source_dir or '(synthetic)'} conf={json.dumps(conf)}", flush=True)
     started = time.monotonic()

@@ -15,19 +15,11 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 PIPELINE_CONFIG = Path(os.environ.get("C360_PIPELINE_CONFIG") or PROJECT_ROOT / "include" / "pipeline.yml")
 DATA_DIR = PROJECT_ROOT / "data"
 
-# The shared contracts are the law; the vendored copy in include/contracts serves where ../shared is
-# absent (a Docker image). tests/test_contracts.py keeps the two identical.
-_SHARED_CONTRACTS = PROJECT_ROOT.parent / "shared" / "contracts"
-_VENDORED_CONTRACTS = PROJECT_ROOT / "include" / "contracts"
+# The project reads only its own files: include/contracts is the contract code and tests use. It may
+# extend the team's shared contracts, never contradict them (tests/test_contracts.py compares).
+CONTRACTS_DIR = PROJECT_ROOT / "include" / "contracts"
 
 TARGETS = ("duckdb", "snowflake")
-
-
-def contracts_dir() -> Path:
-    explicit = os.environ.get("C360_CONTRACTS_DIR")
-    if explicit:
-        return Path(explicit)
-    return _SHARED_CONTRACTS if _SHARED_CONTRACTS.is_dir() else _VENDORED_CONTRACTS
 
 
 def duckdb_path() -> Path:

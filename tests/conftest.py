@@ -8,10 +8,13 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests import repository_bounds
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -99,3 +102,16 @@ def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("landing") / "small"
     generate(out, num_customers=200, seed=7)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _reads_only_its_own_files(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test fails if it, or the project code it runs in this process, opens a file beside the
+    repository; only the contract comparison may look at the shared contracts."""
+    if request.path.name == "test_contracts.py" or not repository_bounds.watch():
+        yield
+        return
+    before = len(repository_bounds.outside_reads)
+    yield
+    read = repository_bounds.outside_reads[before:]
+    assert not read, f"read outside the repository (a user's clone has no such files): {sorted(set(read))}"

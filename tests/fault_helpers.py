@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 import duckdb
-import yaml
 
+from include.contracts import output_tables
 from tests.conftest import BIN, PROJECT_ROOT
 
-OUTPUTS = yaml.safe_load((PROJECT_ROOT.parent / "shared" / "contracts" / "outputs.yml").read_text())["tables"]
+OUTPUTS = output_tables()
 # Contract columns whose value is the wall clock of the run, not its content.
 VOLATILE = {"audit.dq_gate_results": {"checked_at"}}
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 
+from include.contracts import output_tables
 from tests.conftest import PROJECT_ROOT, airflow_env, fresh_airflow_home, run_airflow, run_dag
 
 pytestmark = pytest.mark.slow
 
-OUTPUTS = yaml.safe_load((PROJECT_ROOT.parent / "shared" / "contracts" / "outputs.yml").read_text())["tables"]
+OUTPUTS = output_tables()
 LAYERS = ("staging", "stitching", "marts", "analytics")
 
 

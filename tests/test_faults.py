@@ -3,7 +3,7 @@ SIGKILLed half-way through a source load, the stitching loop and a marts model, 
 
 The kill tests build the same landing data twice: warehouse A undisturbed, warehouse B with every kill
 and its retry. A retry does what Airflow does when a task is cleared: the killed load re-loads its
-source, the killed dbt task re-runs its model. Then every contract table (../shared/contracts/
+source, the killed dbt task re-runs its model. Then every contract table (include/contracts/
 outputs.yml) must hash the same in A and B, and audit.load_batches must hold each file exactly once.
 """
 

@@ -16,7 +16,7 @@ import yaml
 from include import generator
 from include.generator import SOURCES, generate
 
-CONTRACT = Path(__file__).parents[1] / ".." / "shared" / "contracts" / "sources.yml"
+CONTRACT = Path(__file__).parents[1] / "include" / "contracts" / "sources.yml"
 CUSTOMERS = 500
 
 PARQUET_TYPES = {
