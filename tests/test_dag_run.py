@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from include.contracts import output_tables
 from tests.conftest import PROJECT_ROOT, airflow_env, fresh_airflow_home, run_airflow, run_dag
