@@ -51,7 +51,7 @@ $(AIRFLOW_HOME)/.initialised: $(VENV)/.installed
 setup: $(VENV)/.installed dbt/target/manifest.json $(AIRFLOW_HOME)/.initialised
 
 run: setup
-	$(BIN)/python -m include.run_local --num-customers $(NUM_CUSTOMERS) --conf "$$CONF"
+	$(BIN)/python -m include.orchestration.run_local --num-customers $(NUM_CUSTOMERS) --conf "$$CONF"
 
 # The review page's browser test drives Debian's chromium; a clean CI machine gets it here (as root,
 # or through sudo), and a machine that has it skips apt.

@@ -4,11 +4,11 @@
                     [--formats parquet,csv] [--workdir /tmp/c360_bench] [--results-dir bench/results] [--plot]
 
 Per size it generates (or reuses, keyed by customers, seed and format) landing data with
-include.generator, then measures:
+include.synthetic.generator, then measures:
 
 - parse:     DAG parse (size-independent, once): import of dags/customer_360.py after Airflow is
              imported, and a whole DagBag of dags/, each in a fresh interpreter; baseline 0.5 s;
-- load:      include.loader.load_all into a fresh DuckDB file per format; baseline 1M rows/s;
+- load:      include.loading.duckdb_loader.load_all into a fresh DuckDB file per format; baseline 1M rows/s;
 - dbt:       a plain `dbt build` of the whole project on the parquet-loaded warehouse (dbtRunner);
              the five slowest models come from its run_results.json;
 - dag:       `airflow dags test customer_360` on the same landing data into a fresh warehouse, with
@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from include.pipeline_config import LAYER_ORDER
+from include.orchestration.pipeline_config import LAYER_ORDER
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAG_FILE = PROJECT_ROOT / "dags" / "customer_360.py"
@@ -158,7 +158,7 @@ def child_parse(mode: str) -> dict[str, Any]:
 def child_load(landing: str, warehouse: str, run_id: str) -> dict[str, Any]:
     import duckdb
 
-    from include.loader import load_all
+    from include.loading.duckdb_loader import load_all
 
     started = time.perf_counter()
     with duckdb.connect(warehouse) as con:

@@ -7,12 +7,14 @@ from datetime import datetime
 from airflow.sdk import DAG, TaskGroup, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from include import alerts, settings, tasks
+from include import settings
 from include.contracts import load_sources
-from include.dag_params import dag_params
-from include.dbt_layers import layer_task_group
-from include.dq_gate import GateFailed
-from include.pipeline_config import load_pipeline_config
+from include.oncall import alerts
+from include.orchestration import tasks
+from include.orchestration.dbt_layers import layer_task_group
+from include.orchestration.params import dag_params
+from include.orchestration.pipeline_config import load_pipeline_config
+from include.quality.dq_gate import GateFailed
 
 DOC_MD = """
 ### customer_360 — what runs and where to look when it fails
@@ -43,7 +45,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     params=dag_params(),
-    # On-call: every task's final failure alerts (include/alerts.py); a retried try does not.
+    # On-call: every task's final failure alerts (include/oncall/alerts.py); a retried try does not.
     default_args={"owner": "data-platform", "on_failure_callback": alerts.task_failed},
     on_failure_callback=alerts.run_failed,
     deadline=alerts.run_deadline(CONFIG.gate.get("alerts", {})),

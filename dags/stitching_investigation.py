@@ -38,7 +38,7 @@ with DAG(
 
     @task(pool=settings.DUCKDB_POOL)
     def investigate(params: dict | None = None, run_id: str | None = None) -> dict:
-        from include.investigation import run_investigation
+        from include.oncall.investigation import run_investigation
 
         return run_investigation(params or {}, run_id or "")
 

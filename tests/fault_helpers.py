@@ -2,7 +2,7 @@
 processes that a test can SIGKILL half-way, and a way to take root's override of file permissions.
 
 Run as a module, it is the loader process the tests kill: `python -m tests.fault_helpers LANDING RUN_ID
-[SOURCE ...]` loads the sources one after another through include.tasks.load (what the DAG's load tasks
+[SOURCE ...]` loads the sources one after another through include.orchestration.tasks.load (what the DAG's load tasks
 call), printing `start <source>` before and `done <source> <seconds>` after each.
 """
 
@@ -88,8 +88,8 @@ def kill_when(proc: subprocess.Popen, seen: str, delay: float = 0.0, timeout: fl
 
 
 def _load(landing: Path, run_id: str, names: list[str]) -> None:
-    from include import tasks
     from include.contracts import load_sources
+    from include.orchestration import tasks
 
     for name in names or list(load_sources()):
         print(f"start {name}", flush=True)

@@ -15,8 +15,8 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from include import alerts
-from include.dq_gate import Check, GateFailed
+from include.oncall import alerts
+from include.quality.dq_gate import Check, GateFailed
 
 RUN = "manual__2026-11-20T10:00:00+00:00"
 
@@ -157,7 +157,7 @@ def test_the_run_level_alert_does_not_page_again_after_a_task_alert(warehouse: P
 def test_a_refused_runs_alerts_keep_off_the_warehouse_the_other_run_holds(warehouse: Path) -> None:
     """A run refused because another run is active must not take DuckDB's lock between that run's tasks:
     both its alerts wait in the spool (the warehouse file is not even opened) and land with the next one."""
-    from include.warehouse import RunsOverlap
+    from include.orchestration.run_guard import RunsOverlap
 
     refused = "manual__refused"
     context = task_context("prepare_sources", RunsOverlap("1 other customer_360 run(s) are running"))
@@ -170,7 +170,8 @@ def test_a_refused_runs_alerts_keep_off_the_warehouse_the_other_run_holds(wareho
         "task_failed", "run_failed"]
     alerts.task_failed(task_context("marts.fct_orders.run", ValueError("later")))
     rows = {(r["run_id"], r["kind"]): r for r in recorded(warehouse)}
-    assert rows[(refused, "task_failed")]["exception"].startswith("include.warehouse.RunsOverlap: 1 other")
+    assert rows[(refused, "task_failed")]["exception"].startswith(
+        "include.orchestration.run_guard.RunsOverlap: 1 other")
     assert rows[(refused, "run_failed")]["delivered_via"].startswith("none")  # the task alert paged already
     assert (RUN, "task_failed") in rows and not alerts.spool_path().exists()
 
@@ -206,14 +207,14 @@ def test_the_dag_attaches_the_callbacks() -> None:
 def test_the_deadline_alert_is_built_from_the_config_except_under_dags_test(monkeypatch) -> None:
     from airflow.sdk.definitions.deadline import DagRunQueuedAtDeadline
 
-    from include.pipeline_config import load_pipeline_config
+    from include.orchestration.pipeline_config import load_pipeline_config
 
     assert load_pipeline_config().gate["alerts"]["run_deadline_enabled"] is True
     assert alerts.run_deadline({"expected_run_minutes": 90}) is None  # switched off in the config
     deadline = alerts.run_deadline({"expected_run_minutes": 45, "run_deadline_enabled": True})
     assert isinstance(deadline.reference, DagRunQueuedAtDeadline)
     assert deadline.interval.total_seconds() == 45 * 60
-    assert deadline.callback.path == "include.alerts.run_overdue"
+    assert deadline.callback.path == "include.oncall.alerts.run_overdue"
     # Airflow 3.3.2's `dags test` crashes on a deadline when the run succeeds (see run_deadline).
     monkeypatch.setattr("sys.argv", ["/venv/bin/airflow", "dags", "test", "customer_360"])
     assert alerts.run_deadline({"expected_run_minutes": 45, "run_deadline_enabled": True}) is None
@@ -239,7 +240,7 @@ RETRY_DAG = textwrap.dedent('''
 
     from airflow.sdk import DAG, task
 
-    from include import alerts
+    from include.oncall import alerts
 
     MARKER = Path({marker!r})
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from include.contracts import load_sources
-from include.loader import LoadError, load_all, load_source
+from include.loading.duckdb_loader import LoadError, load_all, load_source
 from tests.bad_input_cases import CATALOGUE, Case, readme_table, write_case
 from tests.conftest import PROJECT_ROOT
 

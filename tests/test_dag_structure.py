@@ -18,7 +18,7 @@ from cosmos.operators.local import DbtRunLocalOperator, DbtSeedLocalOperator, Db
 from cosmos.operators.watcher import DbtProducerWatcherOperator, DbtTestWatcherOperator
 
 from include.contracts import load_sources
-from include.pipeline_config import load_pipeline_config
+from include.orchestration.pipeline_config import load_pipeline_config
 
 LAYERS = ("staging", "stitching", "marts", "analytics")
 
@@ -119,7 +119,7 @@ def test_each_layer_runs_one_dbt_build_before_its_per_model_tasks(dag) -> None:
 
 
 def test_per_run_values_reach_dbt_as_environment_not_vars(dag) -> None:
-    from include.dbt_layers import RUN_ENV
+    from include.orchestration.dbt_layers import RUN_ENV
 
     dbt_tasks = [t for t in dag.tasks if _group_of(t.task_id) in LAYERS and hasattr(t, "env")]
     assert dbt_tasks
@@ -131,7 +131,7 @@ def test_per_run_values_reach_dbt_as_environment_not_vars(dag) -> None:
 def test_local_execution_mode_stays_available() -> None:
     from airflow.sdk import DAG
 
-    from include.dbt_layers import layer_task_group
+    from include.orchestration.dbt_layers import layer_task_group
 
     staging = load_pipeline_config().layers[0]
     with DAG("c360_local_mode", schedule=None, start_date=datetime(2026, 1, 1)) as local_dag:
@@ -144,7 +144,7 @@ def test_local_execution_mode_stays_available() -> None:
 def test_an_unknown_execution_mode_is_refused(tmp_path) -> None:
     import yaml
 
-    from include.pipeline_config import load_pipeline_config as load
+    from include.orchestration.pipeline_config import load_pipeline_config as load
     from include.settings import PIPELINE_CONFIG
 
     config = yaml.safe_load(PIPELINE_CONFIG.read_text())
@@ -195,7 +195,7 @@ def test_on_call_documentation(dag) -> None:
 def test_a_config_listing_layers_out_of_order_is_refused(tmp_path) -> None:
     import yaml
 
-    from include.pipeline_config import load_pipeline_config as load
+    from include.orchestration.pipeline_config import load_pipeline_config as load
     from include.settings import PIPELINE_CONFIG
 
     config = yaml.safe_load(PIPELINE_CONFIG.read_text())

@@ -33,7 +33,7 @@ PROBES = textwrap.dedent('''
 
     from airflow.sdk import DAG, task
 
-    from include import alerts
+    from include.oncall import alerts
 
 
     def probe(dag_id, budget_minutes, seconds, fail=False):

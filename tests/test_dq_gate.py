@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from include import dq_gate
-from include.dq_gate import GateFailed, run_gate, size_buckets
-from include.pipeline_config import load_pipeline_config
+from include.orchestration.pipeline_config import load_pipeline_config
+from include.quality import dq_gate
+from include.quality.dq_gate import GateFailed, run_gate, size_buckets
 
 THRESHOLDS = load_pipeline_config().gate
 REFERENCE = (datetime(2026, 11, 1, tzinfo=UTC), "test")
@@ -83,7 +83,7 @@ def statuses(con: duckdb.DuckDBPyConnection, run_id: str = RUN) -> dict[str, str
 
 def test_a_healthy_run_passes_every_check_and_records_them(con, caplog) -> None:
     build_warehouse(con)
-    with caplog.at_level(logging.INFO, logger="include.dq_gate"):
+    with caplog.at_level(logging.INFO, logger="include.quality.dq_gate"):
         checks = run_gate(con, RUN, THRESHOLDS, REFERENCE)
     recorded = statuses(con)
     assert {c.check_name for c in checks} == set(recorded)

@@ -23,11 +23,13 @@ from typing import Any
 import fakesnow
 import pytest
 
-from include import alerts, tasks
-from include.dbapi import Db, connect_warehouse
-from include.dq_gate import GateFailed, run_gate
-from include.pipeline_config import load_pipeline_config
-from include.snowflake_loader import AUDIT_DDL
+from include.loading.snowflake_loader import AUDIT_DDL
+from include.oncall import alerts
+from include.orchestration import tasks
+from include.orchestration.pipeline_config import load_pipeline_config
+from include.quality.dq_gate import GateFailed, run_gate
+from include.warehouse import connect_warehouse
+from include.warehouse.db import Db
 from tests.conftest import PROJECT_ROOT
 
 CONNECTION = {
@@ -212,7 +214,7 @@ def _gate_step(work: Path, landing: Path) -> dict[str, dict[str, str]]:
 
 @pytest.mark.slow
 def test_the_gate_judges_a_real_dbt_build_on_snowflake(tmp_path: Path) -> None:
-    from include.generator import generate
+    from include.synthetic.generator import generate
     from tests.test_snowflake_dbt import STEP_TIMEOUT, _run_step
 
     landing = tmp_path / "landing"

@@ -65,8 +65,8 @@ def _build(env: dict[str, str], *select: str) -> None:
 
 
 def _gate(warehouse: Path) -> None:
-    from include.dq_gate import GateFailed, run_gate
-    from include.pipeline_config import load_pipeline_config
+    from include.orchestration.pipeline_config import load_pipeline_config
+    from include.quality.dq_gate import GateFailed, run_gate
 
     # The verdict is data here: both warehouses must reach the same one.
     with duckdb.connect(str(warehouse)) as con, suppress(GateFailed):
@@ -95,7 +95,7 @@ class Warehouses:
 
 @pytest.fixture(scope="module")
 def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
-    from include.generator import generate
+    from include.synthetic.generator import generate
 
     tmp = tmp_path_factory.mktemp("faults")
     landing = tmp / "landing"
@@ -178,11 +178,12 @@ def test_a_second_run_of_the_same_date_changes_no_output(warehouses: Warehouses,
 
 # --- the warehouse missing, read-only or locked -------------------------------------------------------
 
-# What the DAG's load task does on DuckDB (include.tasks.load), without importing Airflow per process.
-LOAD = ("from pathlib import Path; from include.contracts import load_sources; from include.loader import load_source; "
-        "from include.warehouse import connect\nwith connect() as con: "
+# What the DAG's load task does on DuckDB (include.orchestration.tasks.load), without importing Airflow per process.
+LOAD = ("from pathlib import Path; from include.contracts import load_sources; "
+        "from include.loading.duckdb_loader import load_source; "
+        "from include.warehouse.duckdb_file import connect\nwith connect() as con: "
         "load_source(con, load_sources()['products'], Path({landing!r}), 'run-1')")
-GATE = "from include import tasks; tasks.gate('run-1')"
+GATE = "from include.orchestration import tasks; tasks.gate('run-1')"
 
 
 def _digest(path: Path) -> str:
@@ -191,7 +192,7 @@ def _digest(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def tiny_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from include.generator import generate
+    from include.synthetic.generator import generate
 
     out = tmp_path_factory.mktemp("tiny") / "landing"
     generate(out, num_customers=10, seed=3)
@@ -208,8 +209,9 @@ def test_a_missing_warehouse_fails_the_gate_with_what_to_do_and_creates_nothing(
     proc = python(airflow_env(tmp_path, warehouse), GATE)
     assert proc.returncode != 0
     assert _last_line(proc) == (
-        f"include.warehouse.WarehouseUnavailable: warehouse {warehouse} does not exist: run the customer_360 "
-        "DAG first, or set C360_DUCKDB_PATH to the warehouse file the DAG writes; then clear this task to retry")
+        f"include.warehouse.duckdb_file.WarehouseUnavailable: warehouse {warehouse} does not exist: run the "
+        "customer_360 DAG first, or set C360_DUCKDB_PATH to the warehouse file the DAG writes; then clear this task "
+        "to retry")
     assert not warehouse.parent.exists()
 
 
@@ -226,8 +228,8 @@ def test_a_read_only_warehouse_fails_the_load_naming_the_fix_and_stays_unchanged
         warehouse.chmod(0o644)
     assert proc.returncode != 0
     line = _last_line(proc)
-    assert line.startswith(f"include.warehouse.WarehouseUnavailable: warehouse {warehouse} is not writable by "
-                           "this process"), line
+    assert line.startswith(f"include.warehouse.duckdb_file.WarehouseUnavailable: warehouse {warehouse} is not "
+                           "writable by this process"), line
     assert "give the Airflow worker's user write access" in line and "clear this task to retry" in line
     assert _digest(warehouse) == before
     assert not Path(f"{warehouse}.wal").exists()
@@ -259,7 +261,7 @@ def test_a_locked_warehouse_fails_the_load_naming_the_holder_and_loses_nothing(t
     try:
         assert holder.stdout.readline().strip() == "held"
         proc = python(env, LOAD.format(landing=str(tiny_landing)))
-        reader = python(env, "from include.warehouse import connect\nwith connect(read_only=True): pass")
+        reader = python(env, "from include.warehouse.duckdb_file import connect\nwith connect(read_only=True): pass")
     finally:
         holder.kill()
         holder.wait()
@@ -273,7 +275,7 @@ def test_a_locked_warehouse_fails_the_load_naming_the_holder_and_loses_nothing(t
 
 
 def test_the_warehouse_path_is_never_created_by_a_reader(tmp_path: Path) -> None:
-    from include.warehouse import WarehouseUnavailable, connect
+    from include.warehouse.duckdb_file import WarehouseUnavailable, connect
 
     for kwargs in ({"read_only": True}, {"must_exist": True}):
         with pytest.raises(WarehouseUnavailable, match="does not exist: run the customer_360 DAG first"), \
@@ -378,7 +380,7 @@ def test_a_run_started_while_another_runs_is_refused_with_a_message(tmp_path: Pa
     run's first task refuses to start, naming the fix, and the first run ends well with no lock error."""
     import time
 
-    from include.generator import generate
+    from include.synthetic.generator import generate
     from tests.conftest import BIN, fresh_airflow_home, run_dag
 
     landing = tmp_path / "landing"

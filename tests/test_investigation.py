@@ -11,7 +11,7 @@ import duckdb
 import networkx as nx
 import pytest
 
-from include.investigation import (
+from include.oncall.investigation import (
     InvestigationError,
     articulation_splits,
     investigate,

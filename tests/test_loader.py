@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from include import loader
 from include.contracts import load_sources
-from include.loader import LoadError, load_source
+from include.loading import duckdb_loader
+from include.loading.duckdb_loader import LoadError, load_source
 
 ORDERS_HEADER = "order_id,user_id,status,ordered_at,revenue_usd,subtotal_usd,refund_amount_usd,coupon_code,channel"
 
@@ -130,7 +130,8 @@ def test_row_numbers_follow_the_file_through_a_parallel_read(tmp_path: Path, con
     """A CSV that DuckDB reads in parallel, with unparsable records in the middle: every kept row's
     _row_number is its record's number in the file (here also its order_item_id). DuckDB reads a
     buffer of at least max_line_size per thread; a 1 MB limit makes this 20 MB file parallel."""
-    monkeypatch.setattr(loader, "CSV_SCAN", loader.CSV_SCAN.replace(str(loader.MAX_LINE_SIZE), str(2**20)))
+    scan = duckdb_loader.CSV_SCAN.replace(str(duckdb_loader.MAX_LINE_SIZE), str(2**20))
+    monkeypatch.setattr(duckdb_loader, "CSV_SCAN", scan)
     folder = tmp_path / "order_items"
     folder.mkdir()
     bad = {400_001, 750_000}

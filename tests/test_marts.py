@@ -20,7 +20,7 @@ import pytest
 from dbt.cli.main import dbtRunner
 
 from include.contracts import load_sources
-from include.loader import load_all
+from include.loading.duckdb_loader import load_all
 from tests.marts_fixtures import make_landing
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

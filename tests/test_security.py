@@ -108,7 +108,7 @@ def test_customer_360_refuses_sql_in_every_typed_param(param: str) -> None:
 
 def test_the_free_text_param_is_a_path_and_sql_in_it_is_inert() -> None:
     """source_dir is the only free-text param: it is used as a directory name, never in SQL."""
-    from include.landing import prepare_landing
+    from include.loading.landing import prepare_landing
 
     dag = _dag("customer_360.py")
     assert _refusal(dag, {"source_dir": SQL_PAYLOAD}) is None
@@ -159,7 +159,7 @@ def graph(tmp_path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def test_the_investigation_binds_an_sql_looking_id(graph: duckdb.DuckDBPyConnection) -> None:
-    from include.investigation import InvestigationError, investigate
+    from include.oncall.investigation import InvestigationError, investigate
 
     report = investigate(graph, SQL_PAYLOAD, "user_id")
     assert report.user_main_id == "a" * 32 and len(report.members) == 2 and len(report.events) == 1
@@ -185,7 +185,7 @@ def test_a_run_logs_no_configured_secret(tmp_path: Path) -> None:
     partial warehouse) and its alerts (SMTP to a closed port fails); other tasks are marked success.
     Nothing under the Airflow home (task logs, metadata DB), in the process output or in the warehouse's
     audit tables may hold the sentinel."""
-    from include.generator import generate
+    from include.synthetic.generator import generate
 
     home = fresh_airflow_home(tmp_path / "airflow")
     warehouse = tmp_path / "w.duckdb"

@@ -84,8 +84,8 @@ def _snowflake_step(step: str, work: Path, landing: Path) -> object:
         import snowflake.connector
 
         if step == "load":
-            from include import snowflake_loader as sl
             from include.contracts import load_sources
+            from include.loading import snowflake_loader as sl
             from tests.test_snowflake_loader import InsertLander
 
             conn = snowflake.connector.connect(database="c360", schema="public")
@@ -96,7 +96,7 @@ def _snowflake_step(step: str, work: Path, landing: Path) -> object:
             conn.close()
             return counts
         if step.startswith("build"):
-            from include.targets import SnowflakeConnectionProfileMapping
+            from include.orchestration.dbt_profiles import SnowflakeConnectionProfileMapping
 
             # The profile exactly as Cosmos writes it for a task: from the Airflow connection.
             mapping = SnowflakeConnectionProfileMapping("snowflake_default", {"threads": 1})
@@ -120,7 +120,7 @@ def _duckdb_step(work: Path, landing: Path) -> object:
     import duckdb
 
     from include.contracts import load_sources
-    from include.loader import load_source
+    from include.loading.duckdb_loader import load_source
 
     warehouse = work / "duckdb.duckdb"
     with duckdb.connect(str(warehouse)) as con:
@@ -159,7 +159,7 @@ def _failures(results: list[dict]) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    from include.generator import generate
+    from include.synthetic.generator import generate
 
     work = tmp_path_factory.mktemp("snowflake_dbt")
     landing = work / "landing"

@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from include import snowflake_loader as sl
 from include.contracts import load_sources
-from include.loader import LoadError
+from include.loading import snowflake_loader as sl
+from include.loading.duckdb_loader import LoadError
 from tests.test_loader import BAD_ORDERS, ORDERS_HEADER
 
 

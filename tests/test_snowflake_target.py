@@ -15,7 +15,8 @@ from airflow.sdk.exceptions import ParamValidationError
 from cosmos.profiles.snowflake.user_pass import SnowflakeUserPasswordProfileMapping
 from cosmos.profiles.snowflake.user_privatekey import SnowflakePrivateKeyPemProfileMapping
 
-from include import settings, targets
+from include import settings
+from include.orchestration import dbt_profiles
 from tests.conftest import PROJECT_ROOT
 
 GOOD = {"conn_type": "snowflake", "login": "svc", "password": "pw", "schema": "PUBLIC",
@@ -28,7 +29,7 @@ def _with_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, spec: dict) 
 
 def test_password_connection_gives_a_snowflake_profile_with_the_secret_in_the_environment(monkeypatch) -> None:
     _with_connection(monkeypatch, "snowflake_default", GOOD)
-    mapping = targets.SnowflakeConnectionProfileMapping("snowflake_default", {"threads": 8})
+    mapping = dbt_profiles.SnowflakeConnectionProfileMapping("snowflake_default", {"threads": 8})
 
     profile = mapping.profile
 
@@ -44,7 +45,7 @@ def test_key_pair_connection_uses_the_private_key_mapping(monkeypatch) -> None:
     spec = {**GOOD, "password": None, "extra": {**GOOD["extra"],
                                                 "private_key_content": base64.b64encode(pem.encode()).decode()}}
     _with_connection(monkeypatch, "sf_keypair", spec)
-    mapping = targets.SnowflakeConnectionProfileMapping("sf_keypair")
+    mapping = dbt_profiles.SnowflakeConnectionProfileMapping("sf_keypair")
 
     assert isinstance(mapping.delegate(), SnowflakePrivateKeyPemProfileMapping)
     assert mapping.env_vars["COSMOS_CONN_SNOWFLAKE_PRIVATE_KEY"] == pem
@@ -63,9 +64,9 @@ def test_a_missing_field_is_named_with_the_connection(monkeypatch, drop: str, fi
     else:
         spec[drop] = None
     _with_connection(monkeypatch, "snowflake_prod", spec)
-    mapping = targets.SnowflakeConnectionProfileMapping("snowflake_prod")
+    mapping = dbt_profiles.SnowflakeConnectionProfileMapping("snowflake_prod")
 
-    with pytest.raises(targets.SnowflakeConnectionError) as error:
+    with pytest.raises(dbt_profiles.SnowflakeConnectionError) as error:
         _ = mapping.profile
     assert "'snowflake_prod'" in str(error.value)
     assert f"{field} ({where})" in str(error.value)
@@ -73,19 +74,19 @@ def test_a_missing_field_is_named_with_the_connection(monkeypatch, drop: str, fi
 
 def test_a_missing_connection_or_the_wrong_type_is_named(monkeypatch) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_NOWHERE", raising=False)
-    with pytest.raises(targets.SnowflakeConnectionError, match="'nowhere' cannot be read"):
-        _ = targets.SnowflakeConnectionProfileMapping("nowhere").profile
+    with pytest.raises(dbt_profiles.SnowflakeConnectionError, match="'nowhere' cannot be read"):
+        _ = dbt_profiles.SnowflakeConnectionProfileMapping("nowhere").profile
     _with_connection(monkeypatch, "pg", {**GOOD, "conn_type": "postgres"})
-    with pytest.raises(targets.SnowflakeConnectionError, match="'pg' has type 'postgres'"):
-        _ = targets.SnowflakeConnectionProfileMapping("pg").env_vars
+    with pytest.raises(dbt_profiles.SnowflakeConnectionError, match="'pg' has type 'postgres'"):
+        _ = dbt_profiles.SnowflakeConnectionProfileMapping("pg").env_vars
 
 
 def test_building_the_snowflake_profile_config_reads_no_connection(monkeypatch) -> None:
     monkeypatch.setenv("C360_SNOWFLAKE_CONN_ID", "not_created_yet")
-    config = targets.profile_config("snowflake")  # what the DAG file does at parse time
+    config = dbt_profiles.profile_config("snowflake")  # what the DAG file does at parse time
     assert config.target_name == "prod" and config.profile_mapping.conn_id == "not_created_yet"
     assert config.profiles_yml_filepath is None
-    assert targets.profile_config("duckdb").profiles_yml_filepath == settings.DBT_PROJECT_DIR / "profiles.yml"
+    assert dbt_profiles.profile_config("duckdb").profiles_yml_filepath == settings.DBT_PROJECT_DIR / "profiles.yml"
 
 
 def test_the_target_setting_is_validated(monkeypatch) -> None:
@@ -98,15 +99,15 @@ def test_the_target_setting_is_validated(monkeypatch) -> None:
 
 def test_a_run_asking_for_another_target_is_refused(monkeypatch) -> None:
     monkeypatch.setenv("C360_TARGET", "duckdb")
-    from include.dag_params import dag_params
+    from include.orchestration.params import dag_params
 
     param: Param = dag_params()["target"]
     assert param.resolve("duckdb") == "duckdb"
     with pytest.raises(ParamValidationError, match=r"'duckdb' was expected"):
         Param(param.value, **param.schema).resolve("snowflake")
     with pytest.raises(ValueError, match="does not match this deployment's target 'duckdb'"):
-        targets.check_requested_target("snowflake")
-    targets.check_requested_target("duckdb")
+        dbt_profiles.check_requested_target("snowflake")
+    dbt_profiles.check_requested_target("duckdb")
 
 
 def test_the_snowflake_dag_renders_without_a_connection_or_the_duckdb_pool() -> None:

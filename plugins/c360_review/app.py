@@ -35,8 +35,8 @@ def create_app() -> FastAPI:
         from c360_review.page import render
         from c360_review.queries import load
         from include import settings
-        from include.pipeline_config import load_pipeline_config
-        from include.warehouse import WarehouseUnavailable
+        from include.orchestration.pipeline_config import load_pipeline_config
+        from include.warehouse.duckdb_file import WarehouseUnavailable
 
         try:
             data = load(run_id)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from include.warehouse import connect
+from include.warehouse.duckdb_file import connect
 
 GATE_DAG = "customer_360"
 

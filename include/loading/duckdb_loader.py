@@ -1,7 +1,7 @@
 """Load a source's landing files into raw.<source> on DuckDB, quarantining what it cannot take.
 
 Each file is read by DuckDB's own CSV/Parquet reader as text and goes into raw.<source> in one
-INSERT ... SELECT that casts every value to the contract type and checks it (include/load_rules.py):
+INSERT ... SELECT that casts every value to the contract type and checks it (include/loading/rules.py):
 a row that breaks the contract lands with its reason and the record as read, and once the source's
 files are in, those few rows move to audit.rejected_rows. Nothing is materialised between the file
 and the raw table, so a file is held once, and DuckDB spills to its temp directory rather than grow.
@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from include.contracts import Source
-from include.load_rules import (
+from include.loading.rules import (
     DATA_SUFFIXES,
     DUCKDB,
     FileResult,

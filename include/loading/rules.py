@@ -1,10 +1,10 @@
 """The landing contract's rules as SQL, written once for every warehouse the loader writes to.
 
-Both loaders (include/loader.py on DuckDB, include/snowflake_loader.py on Snowflake) land a file's
-fields as text and ask this module what is wrong with each record: a missing required value, a value
-that does not convert to the contract type, a value outside the accepted ones or below the floor. The
-SQL differs between the two only where the databases do (quoting, casts, JSON, string functions): that
-is a `Dialect`; the rules, their order and the wording of every reason exist here alone.
+Both loaders (duckdb_loader on DuckDB, snowflake_loader on Snowflake) land a file's fields as text and
+ask this module what is wrong with each record: a missing required value, a value that does not
+convert to the contract type, a value outside the accepted ones or below the floor. The SQL differs
+between the two only where the databases do (quoting, casts, JSON, string functions): that is a
+`Dialect`; the rules, their order and the wording of every reason exist here alone.
 """
 
 from __future__ import annotations

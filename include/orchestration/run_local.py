@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from include import settings
-from include.warehouse import connect
+from include.warehouse.duckdb_file import connect
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
@@ -67,7 +67,7 @@ def validated_conf(conf_json: str, num_customers: int) -> dict:
     so a bad value is refused before Airflow creates a run or any task writes."""
     from airflow.sdk.definitions.param import ParamsDict
 
-    from include.dag_params import dag_params
+    from include.orchestration.params import dag_params
 
     try:
         conf = json.loads(conf_json or "{}")

@@ -290,8 +290,8 @@ def run_investigation(params: dict, run_id: str) -> dict:
     """The DAG's task: investigate, record, log the markdown; a bad request fails with one clear line."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from include.dag_params import dag_params
-    from include.warehouse import WarehouseUnavailable, connect
+    from include.orchestration.params import dag_params
+    from include.warehouse.duckdb_file import WarehouseUnavailable, connect
 
     thresholds = {name: param.value for name, param in dag_params().items()}
     try:

@@ -7,21 +7,22 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 
-from include import settings, targets
+from include import settings
 from include.contracts import load_sources
-from include.dbapi import connect_warehouse, describe_warehouse
-from include.dq_gate import run_gate
-from include.landing import prepare_landing
-from include.pipeline_config import load_pipeline_config
+from include.loading.landing import prepare_landing
+from include.orchestration import dbt_profiles
+from include.orchestration.pipeline_config import load_pipeline_config
+from include.quality.dq_gate import run_gate
+from include.warehouse import connect_warehouse, describe_warehouse
 
 log = logging.getLogger(__name__)
 
 
 def prepare(params: dict) -> str:
     # The param schema already refuses another target; this also covers runs made without validation.
-    from include.warehouse import check_sole_active_run
+    from include.orchestration.run_guard import check_sole_active_run
 
-    targets.check_requested_target(params.get("target"))
+    dbt_profiles.check_requested_target(params.get("target"))
     check_sole_active_run()
     return prepare_landing(params["source_dir"], int(params["num_customers"]), int(params["seed"]))
 
@@ -29,12 +30,12 @@ def prepare(params: dict) -> str:
 def load(source_name: str, source_dir: str, run_id: str) -> list[dict]:
     source = load_sources()[source_name]
     if settings.target_name() == "snowflake":
-        from include.snowflake_loader import load_source_snowflake
+        from include.loading.snowflake_loader import load_source_snowflake
 
         results = load_source_snowflake(source, Path(source_dir), run_id)
         return [asdict(r) for r in results]
-    from include.loader import load_source
-    from include.warehouse import connect
+    from include.loading.duckdb_loader import load_source
+    from include.warehouse.duckdb_file import connect
 
     with connect() as con:
         results = load_source(con, source, Path(source_dir), run_id)

@@ -17,7 +17,7 @@ at any scale. Randomness comes from one SeedSequence per block of BLOCK_CUSTOMER
 one for the catalogues), and nothing reads the wall clock, so the same (num_customers, seed,
 file_format) gives byte-identical files; files_per_source only moves file boundaries.
 
-CLI: python -m include.generator --out DIR [--customers N] [--seed S] [--format csv|parquet]
+CLI: python -m include.synthetic.generator --out DIR [--customers N] [--seed S] [--format csv|parquet]
      [--files-per-source K] [--quiet]
 """
 
@@ -1009,7 +1009,7 @@ def generate(out_dir: str | Path, num_customers: int = 500, seed: int = 42,
 
     rows = {s: writers[s].rows for s in SOURCES}
     summary = {
-        "generator": "include.generator",
+        "generator": "include.synthetic.generator",
         "num_customers": num_customers,
         "seed": seed,
         "file_format": file_format,
@@ -1028,7 +1028,7 @@ def generate(out_dir: str | Path, num_customers: int = 500, seed: int = 42,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m include.generator", description="Write synthetic Customer 360 landing data."
+        prog="python -m include.synthetic.generator", description="Write synthetic Customer 360 landing data."
     )
     parser.add_argument("--out", required=True, type=Path, help="landing directory to write")
     parser.add_argument("--customers", type=int, default=500, help="number of people (default 500)")

@@ -39,7 +39,7 @@ class PipelineConfig:
 
 # The DAG chains the layers in the order the file lists them; that order is dbt's dependency order.
 LAYER_ORDER = ("staging", "stitching", "marts", "analytics")
-# How Cosmos runs dbt (include/dbt_layers.py).
+# How Cosmos runs dbt (include/orchestration/dbt_layers.py).
 DBT_EXECUTION_MODES = ("watcher", "local")
 
 

@@ -1,6 +1,6 @@
 """Load a source's landing files into raw.<source> on Snowflake, quarantining what it cannot take.
 
-The same contract as include/loader.py (DuckDB), with the same rules (include/load_rules.py, in
+The same contract as include/loading/duckdb_loader.py (DuckDB), with the same rules (include/loading/rules.py, in
 Snowflake's SQL): every file lands as text, is checked against the contract in SQL and split into
 typed rows (raw.<source>) and rejected rows with a reason (audit.rejected_rows); audit.load_batches
 gets rows_read = rows_loaded + rows_rejected per file; the last file (by name), last row wins for a
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from include.contracts import Source
-from include.load_rules import (
+from include.loading.rules import (
     SNOWFLAKE,
     FileResult,
     LoadError,

@@ -20,8 +20,9 @@ from cosmos.constants import PRODUCER_WATCHER_DONE_TASK_ID, PRODUCER_WATCHER_TAS
 from cosmos.operators.local import DbtTestLocalOperator
 from cosmos.operators.watcher import DbtTestWatcherOperator
 
-from include import settings, targets
-from include.pipeline_config import Layer
+from include import settings
+from include.orchestration import dbt_profiles
+from include.orchestration.pipeline_config import Layer
 
 # Templated per run. They reach dbt as environment variables that dbt_project.yml's vars read, not as
 # --vars: a change of --vars makes dbt discard partial parsing, so every dbt invocation of every run
@@ -39,7 +40,7 @@ PROJECT_CONFIG = ProjectConfig(
     manifest_path=settings.DBT_MANIFEST,
     project_name="c360",
     install_dbt_deps=False,
-    env_vars={**targets.dbt_env_vars(), **RUN_ENV},
+    env_vars={**dbt_profiles.dbt_env_vars(), **RUN_ENV},
 )
 # Cosmos wraps the manifest path in an ObjectStoragePath, whose first open loads every Airflow plugin
 # (hook lineage): about 2 s of each DAG parse. The manifest is a local file.
@@ -47,7 +48,7 @@ PROJECT_CONFIG.manifest_path = settings.DBT_MANIFEST
 
 # Chosen when the DAG file is parsed (C360_TARGET): DuckDB reads dbt/profiles.yml, Snowflake builds
 # the profile from an Airflow connection when a task runs.
-PROFILE_CONFIG = targets.profile_config()
+PROFILE_CONFIG = dbt_profiles.profile_config()
 
 EXECUTION_MODES = {"local": ExecutionMode.LOCAL, "watcher": ExecutionMode.WATCHER}
 

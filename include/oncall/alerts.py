@@ -31,9 +31,9 @@ from typing import Any
 from urllib.parse import quote
 
 from include import settings
-from include.dbapi import connect_warehouse
-from include.pipeline_config import load_pipeline_config
-from include.warehouse import RunsOverlap
+from include.orchestration.pipeline_config import load_pipeline_config
+from include.orchestration.run_guard import RunsOverlap
+from include.warehouse import connect_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ class _UrlRedactor(logging.Filter):
         return True
 
 
-SLACK_CLIENT_LOG = logging.getLogger("include.alerts.slack_client")
+SLACK_CLIENT_LOG = logging.getLogger("include.oncall.alerts.slack_client")
 SLACK_CLIENT_LOG.addFilter(_UrlRedactor())
 
 

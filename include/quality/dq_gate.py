@@ -6,7 +6,7 @@ other history table. The gate also records the run's cluster-size distribution
 (audit.dq_cluster_sizes) because stitching.user_id_stitcher only ever holds the latest run.
 
 One implementation for both targets: the SQL is what DuckDB and Snowflake both accept, run through
-include/dbapi.py (`?` placeholders, one statement per call, case-blind catalog lookups).
+include/warehouse/db.py (`?` placeholders, one statement per call, case-blind catalog lookups).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from include import settings
-from include.dbapi import Db, split_name
+from include.warehouse.db import Db, split_name
 
 log = logging.getLogger(__name__)
 

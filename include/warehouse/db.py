@@ -1,21 +1,17 @@
-"""One small interface over the warehouse connections the gate and the alerts use: a DuckDB
-connection, or a Snowflake DB-API connection (the provider's SnowflakeHook(...).get_conn(); fakesnow
-in the tests).
+"""`Db`: queries on a DuckDB connection or a Snowflake DB-API connection (the provider's
+SnowflakeHook(...).get_conn(); fakesnow in the tests), with one SQL text for both.
 
 The SQL is written once, in what both databases accept, with `?` placeholders; how each driver
 binds parameters lives in PARAM_STYLES. (The loaders' SQL spellings per database are
-include/load_rules.py's Dialect; the gate's and alerts' SQL needs none.)
+include/loading/rules.py's Dialect; the gate's and alerts' SQL needs none.)
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-
-from include import settings
 
 
 @dataclass(frozen=True)
@@ -108,42 +104,3 @@ class Db:
 
     def table_exists(self, qualified: str) -> bool:
         return bool(self.columns(qualified))
-
-
-def snowflake_hook() -> Any:
-    from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
-
-    return SnowflakeHook(snowflake_conn_id=settings.snowflake_conn_id(), session_parameters={"TIMEZONE": "UTC"})
-
-
-@contextmanager
-def connect_warehouse(attempts: int = 1, must_exist: bool = False) -> Iterator[Db]:
-    """The deployment's warehouse (C360_TARGET) as a Db. DuckDB takes one writer, so a DuckDB open
-    waits briefly for a running task; callers that only read still open read-write, because in the
-    `airflow dags test` process dbt-duckdb keeps a read-write handle and DuckDB refuses a second
-    handle with another mode in the same process."""
-    if settings.target_name() == "snowflake":
-        with closing(snowflake_hook().get_conn()) as conn:
-            yield Db(conn, "snowflake")
-        return
-    from include.warehouse import WarehouseUnavailable, connect
-
-    for attempt in range(attempts):
-        opened = connect(must_exist=must_exist)
-        try:
-            con = opened.__enter__()
-            break
-        except WarehouseUnavailable:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(1)
-    try:
-        yield Db(con, "duckdb")
-    finally:
-        opened.__exit__(None, None, None)
-
-
-def describe_warehouse() -> str:
-    if settings.target_name() == "snowflake":
-        return f"Snowflake connection {settings.snowflake_conn_id()}"
-    return f"warehouse {settings.duckdb_path()}"

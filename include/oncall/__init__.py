@@ -1,0 +1,1 @@
+"""What on-call gets: alerts and the stitching investigation."""

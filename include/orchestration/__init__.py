@@ -1,0 +1,1 @@
+"""How the DAGs run: task callables, Cosmos layers, params, pipeline configuration."""

@@ -1,0 +1,1 @@
+"""The data-quality gate that decides whether a run is good."""

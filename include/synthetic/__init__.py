@@ -1,0 +1,1 @@
+"""Synthetic landing data for demos, tests and benchmarks."""
