@@ -1,0 +1,51 @@
+"""Warehouse access for every reader and writer outside dbt: the deployment's warehouse (C360_TARGET)
+as a `Db`, whichever target it is. The DuckDB file itself is opened by `duckdb_file`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from typing import Any
+
+from include import settings
+from include.warehouse.db import Db
+
+
+def snowflake_hook() -> Any:
+    from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
+
+    return SnowflakeHook(snowflake_conn_id=settings.snowflake_conn_id(), session_parameters={"TIMEZONE": "UTC"})
+
+
+@contextmanager
+def connect_warehouse(attempts: int = 1, must_exist: bool = False) -> Iterator[Db]:
+    """The deployment's warehouse (C360_TARGET) as a Db. DuckDB takes one writer, so a DuckDB open
+    waits briefly for a running task; callers that only read still open read-write, because in the
+    `airflow dags test` process dbt-duckdb keeps a read-write handle and DuckDB refuses a second
+    handle with another mode in the same process."""
+    if settings.target_name() == "snowflake":
+        with closing(snowflake_hook().get_conn()) as conn:
+            yield Db(conn, "snowflake")
+        return
+    from include.warehouse.duckdb_file import WarehouseUnavailable, connect
+
+    for attempt in range(attempts):
+        opened = connect(must_exist=must_exist)
+        try:
+            con = opened.__enter__()
+            break
+        except WarehouseUnavailable:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
+    try:
+        yield Db(con, "duckdb")
+    finally:
+        opened.__exit__(None, None, None)
+
+
+def describe_warehouse() -> str:
+    if settings.target_name() == "snowflake":
+        return f"Snowflake connection {settings.snowflake_conn_id()}"
+    return f"warehouse {settings.duckdb_path()}"
