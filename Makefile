@@ -32,9 +32,10 @@ help:
 	@echo "make test   - set up and run the tests"
 	@echo "make lint   - ruff"
 
-$(VENV)/.installed: requirements.txt
+# The venv holds what the image runs and the tools to test, lint and benchmark it.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 # Cosmos renders the DAG from dbt's manifest, so the scheduler never runs dbt ls.

@@ -142,3 +142,19 @@ def test_dockerfile_installs_requirements_and_parses_dbt_at_build_time() -> None
     assert re.search(r"^RUN .*dbt parse", text, re.MULTILINE)
     for source in re.findall(r"^COPY\s+(?:--\S+\s+)*(\S+)\s", text, re.MULTILINE):
         assert (PROJECT_ROOT / source).exists(), source
+
+
+def _requirement_names(name: str) -> set[str]:
+    lines = (PROJECT_ROOT / name).read_text().splitlines()
+    return {re.split(r"[=<>\[ ]", line, maxsplit=1)[0].lower() for line in lines if line and line[0].isalpha()}
+
+
+def test_the_image_installs_only_what_it_runs() -> None:
+    """Test, lint and benchmark tools live in requirements-dev.txt, which the Dockerfile never names."""
+    text = DOCKERFILE.read_text()
+    assert "requirements-dev" not in text
+    runtime, dev = _requirement_names("requirements.txt"), _requirement_names("requirements-dev.txt")
+    assert {"pytest", "ruff", "fakesnow", "matplotlib", "aiosmtpd", "hypothesis"} <= dev
+    assert not runtime & dev, f"listed twice: {runtime & dev}"
+    assert not runtime & {"pytest", "ruff", "fakesnow", "matplotlib", "aiosmtpd", "hypothesis", "scipy", "networkx"}
+    assert "-r requirements.txt" in (PROJECT_ROOT / "requirements-dev.txt").read_text().splitlines()
