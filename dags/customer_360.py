@@ -9,12 +9,12 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from include import settings
 from include.contracts import load_sources
-from include.oncall import alerts
+from include.oncall import callbacks
 from include.orchestration import tasks
 from include.orchestration.dbt_layers import layer_task_group
 from include.orchestration.params import dag_params
 from include.orchestration.pipeline_config import load_pipeline_config
-from include.quality.dq_gate import GateFailed
+from include.quality.gate import GateFailed
 
 DOC_MD = """
 ### customer_360 — what runs and where to look when it fails
@@ -45,10 +45,10 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     params=dag_params(),
-    # On-call: every task's final failure alerts (include/oncall/alerts.py); a retried try does not.
-    default_args={"owner": "data-platform", "on_failure_callback": alerts.task_failed},
-    on_failure_callback=alerts.run_failed,
-    deadline=alerts.run_deadline(CONFIG.gate.get("alerts", {})),
+    # On-call: every task's final failure alerts (include/oncall/callbacks.py); a retried try does not.
+    default_args={"owner": "data-platform", "on_failure_callback": callbacks.task_failed},
+    on_failure_callback=callbacks.run_failed,
+    deadline=callbacks.run_deadline(CONFIG.gate.get("alerts", {})),
     tags=["customer-360", "dbt", "cosmos", "identity-stitching"],
     doc_md=DOC_MD,
 ) as dag:

@@ -15,8 +15,11 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from include.oncall import alerts
-from include.quality.dq_gate import Check, GateFailed
+from include.oncall.alert import Alert, alert_from_task_context
+from include.oncall.callbacks import run_deadline, run_failed, run_overdue, task_failed
+from include.oncall.delivery import record_alert, spool_path
+from include.quality.checks import Check
+from include.quality.gate import GateFailed
 
 RUN = "manual__2026-11-20T10:00:00+00:00"
 
@@ -58,7 +61,7 @@ def recorded(path: Path) -> list[dict]:
 
 def test_a_task_failure_alert_names_run_layer_task_try_error_and_log(warehouse: Path) -> None:
     error = RuntimeError("Database Error in model int_id_components\n  line 2\n  line 3\n4\n5\n6\n7\n8")
-    alerts.task_failed(task_context("stitching.int_id_components.run", error))
+    task_failed(task_context("stitching.int_id_components.run", error))
     (row,) = recorded(warehouse)
     assert (row["kind"], row["dag_id"], row["run_id"], row["layer"], row["task_id"], row["try_number"]) == (
         "task_failed", "customer_360", RUN, "stitching", "stitching.int_id_components.run", 2)
@@ -73,7 +76,7 @@ def test_a_task_failure_alert_names_run_layer_task_try_error_and_log(warehouse: 
 
 
 def test_a_gate_alert_carries_the_failing_checks(warehouse: Path) -> None:
-    alert = alerts.alert_from_task_context(task_context("dq_gate", gate_exception(), try_number=1, max_tries=0))
+    alert = alert_from_task_context(task_context("dq_gate", gate_exception(), try_number=1, max_tries=0))
     assert alert.failing_checks == [{"check_name": "stitching:largest_cluster_ids", "observed_value": 12345.0,
                                      "threshold": "warn > 1000, fail > 10000", "detail": "user_main_id abc"}]
     assert "stitching:largest_cluster_ids: observed 12345.0 vs warn > 1000, fail > 10000" in alert.text()
@@ -92,7 +95,7 @@ def test_a_broken_notifier_or_locked_warehouse_never_raises_and_the_alert_is_kep
                   "timeout": 2, "retry_limit": 0}}))
     blocker = duckdb.connect(str(warehouse))  # another process would hold the lock like this one
     blocker.close()
-    alerts.task_failed(task_context("marts.fct_orders.run", ValueError("boom")))
+    task_failed(task_context("marts.fct_orders.run", ValueError("boom")))
     assert recorded(warehouse)[0]["delivered_via"] == "log"
 
     # The warehouse is held by a writer in another process: the alert goes to the spool ...
@@ -102,15 +105,15 @@ def test_a_broken_notifier_or_locked_warehouse_never_raises_and_the_alert_is_kep
                                "print('held', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        assert not alerts.record_alert(alerts.Alert("task_failed", "customer_360", "run_spooled"), "log", attempts=1)
+        assert not record_alert(Alert("task_failed", "customer_360", "run_spooled"), "log", attempts=1)
     finally:
         holder.kill()
         holder.wait()
-    assert alerts.spool_path().exists()
+    assert spool_path().exists()
     # ... and is written with the next alert.
-    alerts.task_failed(task_context("analytics.kpi_summary.run", ValueError("later")))
+    task_failed(task_context("analytics.kpi_summary.run", ValueError("later")))
     assert [r["run_id"] for r in recorded(warehouse)] == [RUN, "run_spooled", RUN]
-    assert not alerts.spool_path().exists()
+    assert not spool_path().exists()
 
 
 def test_the_smtp_notifier_delivers_the_alert(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,7 +136,7 @@ def test_the_smtp_notifier_delivers_the_alert(warehouse: Path, monkeypatch: pyte
             "conn_type": "smtp", "host": "127.0.0.1", "port": port,
             "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "airflow@c360.test",
                       "to": "oncall@c360.test, lead@c360.test", "timeout": 5, "retry_limit": 0}}))
-        alerts.task_failed(task_context("dq_gate", gate_exception(), try_number=1, max_tries=0))
+        task_failed(task_context("dq_gate", gate_exception(), try_number=1, max_tries=0))
     finally:
         controller.stop()
     assert len(mails) == 1
@@ -145,10 +148,10 @@ def test_the_smtp_notifier_delivers_the_alert(warehouse: Path, monkeypatch: pyte
 
 def test_the_run_level_alert_does_not_page_again_after_a_task_alert(warehouse: Path) -> None:
     dag = SimpleNamespace(dag_id="customer_360")
-    alerts.run_failed({"dag": dag, "run_id": "run_without_task_alert", "reason": "timed_out"})
-    alerts.task_failed(task_context("dq_gate", gate_exception(), try_number=1, max_tries=0))
-    alerts.run_failed({"dag": dag, "run_id": RUN, "reason": "task_failure",
-                       "ti": SimpleNamespace(task_id="dq_gate")})
+    run_failed({"dag": dag, "run_id": "run_without_task_alert", "reason": "timed_out"})
+    task_failed(task_context("dq_gate", gate_exception(), try_number=1, max_tries=0))
+    run_failed({"dag": dag, "run_id": RUN, "reason": "task_failure",
+                "ti": SimpleNamespace(task_id="dq_gate")})
     rows = {(r["run_id"], r["kind"]): r["delivered_via"] for r in recorded(warehouse)}
     assert rows[("run_without_task_alert", "run_failed")] == "log"
     assert rows[(RUN, "run_failed")].startswith("none")
@@ -162,25 +165,25 @@ def test_a_refused_runs_alerts_keep_off_the_warehouse_the_other_run_holds(wareho
     refused = "manual__refused"
     context = task_context("prepare_sources", RunsOverlap("1 other customer_360 run(s) are running"))
     context["run_id"] = refused
-    alerts.task_failed(context)
-    alerts.run_failed({"dag": SimpleNamespace(dag_id="customer_360"), "run_id": refused, "reason": "task_failure",
-                       "ti": SimpleNamespace(task_id="prepare_sources")})
+    task_failed(context)
+    run_failed({"dag": SimpleNamespace(dag_id="customer_360"), "run_id": refused, "reason": "task_failure",
+                "ti": SimpleNamespace(task_id="prepare_sources")})
     assert not warehouse.exists()
-    assert [json.loads(line)[1] for line in alerts.spool_path().read_text().splitlines()] == [
+    assert [json.loads(line)[1] for line in spool_path().read_text().splitlines()] == [
         "task_failed", "run_failed"]
-    alerts.task_failed(task_context("marts.fct_orders.run", ValueError("later")))
+    task_failed(task_context("marts.fct_orders.run", ValueError("later")))
     rows = {(r["run_id"], r["kind"]): r for r in recorded(warehouse)}
     assert rows[(refused, "task_failed")]["exception"].startswith(
         "include.orchestration.run_guard.RunsOverlap: 1 other")
     assert rows[(refused, "run_failed")]["delivered_via"].startswith("none")  # the task alert paged already
-    assert (RUN, "task_failed") in rows and not alerts.spool_path().exists()
+    assert (RUN, "task_failed") in rows and not spool_path().exists()
 
 
 def test_the_deadline_callback_records_an_overdue_alert(warehouse: Path) -> None:
     context = {"dag_run": {"dag_id": "customer_360", "dag_run_id": RUN, "state": "running",
                            "logical_date": "2026-11-20T10:00:00Z"},
                "deadline": {"id": "d1", "deadline_time": "2026-11-20T11:30:00Z"}}
-    asyncio.run(alerts.run_overdue(context=context, expected_minutes=90))
+    asyncio.run(run_overdue(context=context, expected_minutes=90))
     (row,) = recorded(warehouse)
     assert (row["kind"], row["run_id"]) == ("run_overdue", RUN)
     assert "past its deadline 2026-11-20T11:30:00Z (90 min after it was queued)" in row["exception"]
@@ -192,14 +195,14 @@ def test_the_dag_attaches_the_callbacks() -> None:
     from include import settings
 
     dag = DagBag(dag_folder=str(settings.PROJECT_ROOT / "dags" / "customer_360.py")).dags["customer_360"]
-    assert dag.on_failure_callback is alerts.run_failed
+    assert dag.on_failure_callback is run_failed
 
     def callbacks(value: object) -> list:
         return value if isinstance(value, list) else [value]
 
     # Cosmos' watcher producer task adds callbacks of its own next to ours.
-    assert all(alerts.task_failed in callbacks(t.on_failure_callback) for t in dag.tasks)
-    assert not any(alerts.task_failed in callbacks(t.on_retry_callback) for t in dag.tasks)
+    assert all(task_failed in callbacks(t.on_failure_callback) for t in dag.tasks)
+    assert not any(task_failed in callbacks(t.on_retry_callback) for t in dag.tasks)
     (deadline,) = dag.deadline  # outside `airflow dags test` the run deadline is on
     assert deadline.interval.total_seconds() == 90 * 60
 
@@ -210,14 +213,14 @@ def test_the_deadline_alert_is_built_from_the_config_except_under_dags_test(monk
     from include.orchestration.pipeline_config import load_pipeline_config
 
     assert load_pipeline_config().gate["alerts"]["run_deadline_enabled"] is True
-    assert alerts.run_deadline({"expected_run_minutes": 90}) is None  # switched off in the config
-    deadline = alerts.run_deadline({"expected_run_minutes": 45, "run_deadline_enabled": True})
+    assert run_deadline({"expected_run_minutes": 90}) is None  # switched off in the config
+    deadline = run_deadline({"expected_run_minutes": 45, "run_deadline_enabled": True})
     assert isinstance(deadline.reference, DagRunQueuedAtDeadline)
     assert deadline.interval.total_seconds() == 45 * 60
-    assert deadline.callback.path == "include.oncall.alerts.run_overdue"
+    assert deadline.callback.path == "include.oncall.callbacks.run_overdue"
     # Airflow 3.3.2's `dags test` crashes on a deadline when the run succeeds (see run_deadline).
     monkeypatch.setattr("sys.argv", ["/venv/bin/airflow", "dags", "test", "customer_360"])
-    assert alerts.run_deadline({"expected_run_minutes": 45, "run_deadline_enabled": True}) is None
+    assert run_deadline({"expected_run_minutes": 45, "run_deadline_enabled": True}) is None
 
 
 def test_a_run_that_failed_before_its_deadline_is_not_reported_overdue(warehouse: Path) -> None:
@@ -226,11 +229,11 @@ def test_a_run_that_failed_before_its_deadline_is_not_reported_overdue(warehouse
                             "logical_date": None},
                 "deadline": {"id": "d", "deadline_time": datetime(2026, 11, 20, 11, 30, tzinfo=UTC)}}
 
-    asyncio.run(alerts.run_overdue(context=context("failed_early", "failed", "2026-11-20T10:05:00Z"),
-                                   expected_minutes=90))
-    asyncio.run(alerts.run_overdue(context=context("failed_late", "failed", "2026-11-20T11:45:00Z"),
-                                   expected_minutes=90))
-    asyncio.run(alerts.run_overdue(context=context("still_running", "running", None), expected_minutes=90))
+    asyncio.run(run_overdue(context=context("failed_early", "failed", "2026-11-20T10:05:00Z"),
+                            expected_minutes=90))
+    asyncio.run(run_overdue(context=context("failed_late", "failed", "2026-11-20T11:45:00Z"),
+                            expected_minutes=90))
+    asyncio.run(run_overdue(context=context("still_running", "running", None), expected_minutes=90))
     assert [r["run_id"] for r in recorded(warehouse)] == ["failed_late", "still_running"]
 
 
@@ -240,12 +243,12 @@ RETRY_DAG = textwrap.dedent('''
 
     from airflow.sdk import DAG, task
 
-    from include.oncall import alerts
+    from include.oncall import callbacks
 
     MARKER = Path({marker!r})
 
     with DAG("alert_retry_probe", schedule=None, start_date=datetime(2026, 1, 1),
-             default_args={{"on_failure_callback": alerts.task_failed, "retries": 1,
+             default_args={{"on_failure_callback": callbacks.task_failed, "retries": 1,
                            "retry_delay": timedelta(seconds=1)}}):
 
         @task

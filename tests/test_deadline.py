@@ -2,8 +2,8 @@
 a run that outlives its budget is alerted as overdue - recorded in audit.alerts and mailed through the
 SMTP notifier - while it still runs; a run that succeeds in time and one that fails in time are not.
 
-The probe DAGs carry the deadline alerts.run_deadline builds for customer_360, with budgets small
-enough for a test. (`airflow dags test` cannot run them: see alerts.run_deadline.)
+The probe DAGs carry the deadline callbacks.run_deadline builds for customer_360, with budgets small
+enough for a test. (`airflow dags test` cannot run them: see callbacks.run_deadline.)
 """
 
 from __future__ import annotations
@@ -33,15 +33,15 @@ PROBES = textwrap.dedent('''
 
     from airflow.sdk import DAG, task
 
-    from include.oncall import alerts
+    from include.oncall import callbacks
 
 
     def probe(dag_id, budget_minutes, seconds, fail=False):
         with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
-                 deadline=alerts.run_deadline({{"expected_run_minutes": budget_minutes,
+                 deadline=callbacks.run_deadline({{"expected_run_minutes": budget_minutes,
                                                 "run_deadline_enabled": True}}),
-                 on_failure_callback=alerts.run_failed,
-                 default_args={{"on_failure_callback": alerts.task_failed}}) as dag:
+                 on_failure_callback=callbacks.run_failed,
+                 default_args={{"on_failure_callback": callbacks.task_failed}}) as dag:
 
             @task
             def work():

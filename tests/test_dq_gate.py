@@ -12,8 +12,9 @@ import duckdb
 import pytest
 
 from include.orchestration.pipeline_config import load_pipeline_config
-from include.quality import dq_gate
-from include.quality.dq_gate import GateFailed, run_gate, size_buckets
+from include.quality import checks, run_facts
+from include.quality.gate import GateFailed, run_gate
+from include.quality.report import size_buckets
 
 THRESHOLDS = load_pipeline_config().gate
 REFERENCE = (datetime(2026, 11, 1, tzinfo=UTC), "test")
@@ -83,7 +84,7 @@ def statuses(con: duckdb.DuckDBPyConnection, run_id: str = RUN) -> dict[str, str
 
 def test_a_healthy_run_passes_every_check_and_records_them(con, caplog) -> None:
     build_warehouse(con)
-    with caplog.at_level(logging.INFO, logger="include.quality.dq_gate"):
+    with caplog.at_level(logging.INFO, logger="include.quality.gate"):
         checks = run_gate(con, RUN, THRESHOLDS, REFERENCE)
     recorded = statuses(con)
     assert {c.check_name for c in checks} == set(recorded)
@@ -178,11 +179,11 @@ def test_reference_comes_from_the_param_then_the_synthetic_data_then_the_data_in
 
     (tmp_path / "_generator.json").write_text(json.dumps({"reference_date": "2026-11-01T00:00:00Z"}))
     interval_end = datetime(2027, 3, 5, tzinfo=UTC)
-    assert dq_gate.resolve_reference({"params": {"reference_date": "2026-06-30"}, "ti": TI(str(tmp_path))}) == (
+    assert run_facts.resolve_reference({"params": {"reference_date": "2026-06-30"}, "ti": TI(str(tmp_path))}) == (
         datetime(2026, 6, 30, 23, 59, 59, tzinfo=UTC), "param reference_date")
-    assert dq_gate.resolve_reference({"params": {}, "ti": TI(str(tmp_path)), "data_interval_end": interval_end})[0] \
+    assert run_facts.resolve_reference({"params": {}, "ti": TI(str(tmp_path)), "data_interval_end": interval_end})[0] \
         == datetime(2026, 11, 1, tzinfo=UTC)
-    assert dq_gate.resolve_reference({"params": {}, "ti": TI(str(tmp_path / "nope")),
+    assert run_facts.resolve_reference({"params": {}, "ti": TI(str(tmp_path / "nope")),
                                       "data_interval_end": interval_end}) == (interval_end, "data_interval_end")
 
 
@@ -206,7 +207,7 @@ def test_a_missing_rate_column_warns_instead_of_passing_silently(con) -> None:
 
 
 def test_a_failing_dbt_test_is_listed_with_its_model(con, monkeypatch) -> None:
-    monkeypatch.setattr(dq_gate, "_test_nodes", lambda: {"test.c360.not_null_x.1": {
+    monkeypatch.setattr(checks, "_test_nodes", lambda: {"test.c360.not_null_x.1": {
         "attached_node": "model.c360.fct_orders", "config": {"store_failures": True},
         "schema": "dbt_test__audit", "alias": "not_null_x"}})
     build_warehouse(con, test_status="fail")

@@ -1,6 +1,6 @@
 """The gate and the alerts on Snowflake semantics: fakesnow stands in for Snowflake behind the
 provider's SnowflakeHook, the same way a deployment with C360_TARGET=snowflake reaches it, and the
-product code runs unchanged (include/tasks.gate, include/dq_gate, include/alerts).
+product code runs unchanged (include/tasks.gate, include/quality, include/oncall).
 
 The fast tests create the tables the gate reads in Snowflake SQL, small and healthy unless a test
 breaks them (audit.load_batches from the Snowflake loader's own DDL). The slow one runs the gate on
@@ -24,10 +24,10 @@ import fakesnow
 import pytest
 
 from include.loading.snowflake_loader import AUDIT_DDL
-from include.oncall import alerts
+from include.oncall import callbacks
 from include.orchestration import tasks
 from include.orchestration.pipeline_config import load_pipeline_config
-from include.quality.dq_gate import GateFailed, run_gate
+from include.quality.gate import GateFailed, run_gate
 from include.warehouse import connect_warehouse
 from include.warehouse.db import Db
 from tests.conftest import PROJECT_ROOT
@@ -158,9 +158,9 @@ def test_broken_data_fails_exactly_its_checks_on_snowflake_and_alerts(snowflake:
     # The task alert, as Airflow raises it (AirflowFailException, no GateFailed attached): the failing
     # checks are read back from audit.dq_gate_results on Snowflake and the alert lands in audit.alerts.
     ti = SimpleNamespace(dag_id="customer_360", task_id="dq_gate", run_id=RUN, try_number=1, max_tries=0)
-    alerts.task_failed({"ti": ti, "run_id": RUN, "exception": RuntimeError(str(failed.value))})
-    alerts.run_failed({"dag": SimpleNamespace(dag_id="customer_360"), "run_id": RUN, "reason": "task_failure",
-                       "ti": ti})
+    callbacks.task_failed({"ti": ti, "run_id": RUN, "exception": RuntimeError(str(failed.value))})
+    callbacks.run_failed({"dag": SimpleNamespace(dag_id="customer_360"), "run_id": RUN, "reason": "task_failure",
+                          "ti": ti})
     recorded = snowflake.rows("select kind, task_id, delivered_via, failing_checks from audit.alerts "
                               "where run_id = ? order by created_at", (RUN,))
     assert [(kind, task, via) for kind, task, via, _ in recorded] == [

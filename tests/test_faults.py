@@ -66,7 +66,7 @@ def _build(env: dict[str, str], *select: str) -> None:
 
 def _gate(warehouse: Path) -> None:
     from include.orchestration.pipeline_config import load_pipeline_config
-    from include.quality.dq_gate import GateFailed, run_gate
+    from include.quality.gate import GateFailed, run_gate
 
     # The verdict is data here: both warehouses must reach the same one.
     with duckdb.connect(str(warehouse)) as con, suppress(GateFailed):

@@ -12,7 +12,7 @@ from include.contracts import load_sources
 from include.loading.landing import prepare_landing
 from include.orchestration import dbt_profiles
 from include.orchestration.pipeline_config import load_pipeline_config
-from include.quality.dq_gate import run_gate
+from include.quality.gate import run_gate
 from include.warehouse import connect_warehouse, describe_warehouse
 
 log = logging.getLogger(__name__)

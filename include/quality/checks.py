@@ -1,44 +1,21 @@
-"""The data-quality gate: checks the run's results, records one row per check, decides the run.
+"""The gate's checks: the Check record and one function per concern (dbt tests, source loads,
+stitching health, excluded ids, volumes, freshness, feature sanity), each returning Checks.
 
-Every threshold comes from the `gate:` section of include/pipeline.yml. Comparisons with an earlier
-run read the observed values the gate itself recorded in audit.dq_gate_results, so the gate needs no
-other history table. The gate also records the run's cluster-size distribution
-(audit.dq_cluster_sizes) because stitching.user_id_stitcher only ever holds the latest run.
-
-One implementation for both targets: the SQL is what DuckDB and Snowflake both accept, run through
-include/warehouse/db.py (`?` placeholders, one statement per call, case-blind catalog lookups).
+The SQL is what DuckDB and Snowflake both accept, run through include/warehouse/db.py (`?`
+placeholders, one statement per call, case-blind catalog lookups).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 from include import settings
+from include.quality.run_facts import RunFacts, as_aware
 from include.warehouse.db import Db, split_name
-
-log = logging.getLogger(__name__)
-
-# Types both DuckDB and Snowflake know (Snowflake: double = float, timestamp = timestamp_ntz).
-RESULTS_DDL = (
-    "create schema if not exists audit",
-    """create table if not exists audit.dq_gate_results (
-        run_id varchar, check_name varchar, layer varchar, status varchar,
-        observed_value double, threshold varchar, detail varchar, checked_at timestamp)""",
-    "alter table audit.dq_gate_results add column if not exists baseline_value double",
-    "alter table audit.dq_gate_results add column if not exists baseline_run_id varchar",
-    """create table if not exists audit.dq_cluster_sizes (
-        run_id varchar, min_ids bigint, max_ids bigint, profiles bigint, checked_at timestamp)""",
-)
-
-STATUSES = ("pass", "warn", "fail")
 
 
 @dataclass(frozen=True)
@@ -51,34 +28,6 @@ class Check:
     detail: str = ""
     baseline_value: float | None = None
     baseline_run_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """Observed values of the latest earlier run whose gate did not fail (a failed run's numbers are the
-    suspicious ones: comparing with them would hide a regression that persists)."""
-
-    run_id: str | None = None
-    values: dict[str, float | None] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RunFacts:
-    run_id: str
-    reference: datetime  # what "now" means for freshness
-    reference_source: str
-    baseline: Baseline
-
-
-class GateFailed(Exception):
-    """At least one check failed; the message lists them with observed values and thresholds."""
-
-    def __init__(self, message: str, failed: list[Check]) -> None:
-        super().__init__(message)
-        self.failed = failed
-
-
-# --- helpers -------------------------------------------------------------------------------------
 
 
 def _graded(value: float, warn: float | None, fail: float | None) -> str:
@@ -94,83 +43,10 @@ def _limits(spec: dict) -> str:
     return ", ".join(f"{k} > {spec[k]:g}" for k in ("warn", "fail") if spec.get(k) is not None)
 
 
-def _num(value: float | None) -> str:
+def format_number(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:.4g}" if abs(value) < 1 and value != 0 else f"{value:,.4g}" if abs(value) >= 1e6 else f"{value:g}"
-
-
-# --- run facts: reference date and baseline --------------------------------------------------------
-
-
-def load_baseline(db: Db, run_id: str) -> Baseline:
-    if not db.table_exists("audit.dq_gate_results"):
-        return Baseline()
-    previous = db.scalar(
-        """
-        select run_id from audit.dq_gate_results where run_id <> ?
-        group by run_id having count(case when status = 'fail' then 1 end) = 0
-        order by max(checked_at) desc limit 1
-        """,
-        (run_id,),
-    )
-    if previous is None:
-        return Baseline()
-    values = {name: None if value is None else float(value) for name, value in db.rows(
-        "select check_name, observed_value from audit.dq_gate_results where run_id = ?", (previous,))}
-    return Baseline(previous, values)
-
-
-def _synthetic_reference(landing_dir: str | None) -> datetime | None:
-    """Synthetic landing data declares the date its timeline ends; judging its freshness against the
-    wall clock would fail every demo run after that date."""
-    if not landing_dir:
-        return None
-    marker = Path(landing_dir) / "_generator.json"
-    try:
-        stamp = json.loads(marker.read_text())["reference_date"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def resolve_reference(context: dict | None = None) -> tuple[datetime, str]:
-    """The instant freshness is judged against: param reference_date, else the synthetic data's own
-    end date, else the end of the run's data interval (the logical date for a manual run)."""
-    if context is None:
-        try:
-            from airflow.sdk import get_current_context
-
-            context = dict(get_current_context())
-        except Exception:  # outside a running task (unit tests, a shell)
-            context = {}
-    params = context.get("params") or {}
-    if params.get("reference_date"):
-        day = date.fromisoformat(str(params["reference_date"]))
-        # The whole reference day counts as "now": data of that day is not from the future.
-        return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC), "param reference_date"
-    ti = context.get("ti")
-    landing = None
-    if ti is not None:
-        try:
-            landing = ti.xcom_pull(task_ids="prepare_sources")
-        except Exception:
-            landing = None
-    synthetic = _synthetic_reference(landing)
-    if synthetic is not None:
-        return synthetic, "synthetic data's reference_date"
-    for key in ("data_interval_end", "logical_date"):
-        value = context.get(key)
-        if value is not None:
-            return _aware(value), key
-    return datetime.now(UTC), "wall clock (no run context)"
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-# --- the checks --------------------------------------------------------------------------------------
 
 
 def _test_nodes() -> dict[str, dict]:
@@ -326,7 +202,7 @@ def check_excluded_ids(db: Db, facts: RunFacts, spec: dict) -> list[Check]:
         change = _jump(current, before)
         status = "warn" if change is not None and change > warn else "pass"
         detail = ("no earlier passing run to compare with" if facts.baseline.run_id is None
-                  else f"{_num(before) or 0} in {facts.baseline.run_id}" + (
+                  else f"{format_number(before) or 0} in {facts.baseline.run_id}" + (
                       f" ({change:+.0%})" if change is not None and math.isfinite(change) else ""))
         checks.append(Check(f"excluded_ids:{reason}", "stitching", status, current,
                             f"warn on > {warn:+.0%} vs previous run", detail, before, facts.baseline.run_id))
@@ -348,7 +224,7 @@ def check_volume(db: Db, facts: RunFacts, spec: dict) -> list[Check]:
             status, detail = "pass", "no earlier passing run to compare with"
         else:
             status = "warn" if abs(change) > change_warn else "pass"
-            detail = f"{_num(before)} in {facts.baseline.run_id}"
+            detail = f"{format_number(before)} in {facts.baseline.run_id}"
             if math.isfinite(change):
                 detail += f" ({change:+.0%})"
         checks.append(Check(name, split_name(table)[0], status, count,
@@ -372,7 +248,7 @@ def check_freshness(db: Db, facts: RunFacts, spec: dict) -> list[Check]:
             checks.append(Check(f"freshness:{name}", "staging", "fail", None, _limits(lag),
                                 f"{schema_table} has no events"))
             continue
-        newest = _aware(newest)
+        newest = as_aware(newest)
         days = (facts.reference - newest).total_seconds() / 86400
         status = _graded(days, lag.get("warn"), lag.get("fail"))
         detail = (f"newest {newest:%Y-%m-%d %H:%M} UTC vs reference {facts.reference:%Y-%m-%d %H:%M} "
@@ -424,101 +300,4 @@ def check_features(db: Db, facts: RunFacts, spec: dict) -> list[Check]:
     else:
         checks.append(Check("features:orders_per_profile", "marts", "warn", None, f"<= rows of {orders_table}",
                             f"{spec['profile_orders']} or {orders_table} not found"))
-    return checks
-
-
-def run_checks(db: Db, facts: RunFacts, thresholds: dict) -> list[Check]:
-    return [
-        *check_dbt_tests(db, facts),
-        *check_sources(db, facts, thresholds["rejected_share"]),
-        *check_stitching(db, facts, thresholds["stitching"]),
-        *check_excluded_ids(db, facts, thresholds["excluded_ids_jump"]),
-        *check_volume(db, facts, thresholds["volume"]),
-        *check_freshness(db, facts, thresholds["freshness"]),
-        *check_features(db, facts, thresholds["features"]),
-    ]
-
-
-# --- recording and reporting ----------------------------------------------------------------------
-
-
-def size_buckets(sizes: Iterable[int]) -> list[tuple[int, int, int]]:
-    """(min_ids, max_ids, profiles) in powers of two (1, 2, 3-4, 5-8, ...): the distribution spans
-    orders of magnitude, so a log-scale chart needs log-width buckets."""
-    counts: dict[int, int] = {}
-    for size in sizes:
-        exponent = 0 if size <= 1 else math.ceil(math.log2(size))
-        counts[exponent] = counts.get(exponent, 0) + 1
-    return [(1 if e == 0 else 2 ** (e - 1) + 1, 2**e, n) for e, n in sorted(counts.items())]
-
-
-def record(db: Db, run_id: str, checks: list[Check]) -> None:
-    """Replace this run's gate rows, so a re-run of the gate leaves one row per check."""
-    now = datetime.now(UTC).replace(tzinfo=None)
-    db.script(RESULTS_DDL)
-    sizes = [s[0] for s in cluster_sizes(db)] if db.table_exists("stitching.user_id_stitcher") else []
-    rows = [(run_id, c.check_name, c.layer, c.status,
-             None if c.observed_value is None or not math.isfinite(c.observed_value) else c.observed_value,
-             c.threshold, c.detail, now, c.baseline_value, c.baseline_run_id) for c in checks]
-    with db.transaction():
-        db.execute("delete from audit.dq_gate_results where run_id = ?", (run_id,))
-        db.execute_many(
-            "insert into audit.dq_gate_results (run_id, check_name, layer, status, observed_value, threshold, "
-            "detail, checked_at, baseline_value, baseline_run_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        db.execute("delete from audit.dq_cluster_sizes where run_id = ?", (run_id,))
-        db.execute_many("insert into audit.dq_cluster_sizes values (?, ?, ?, ?, ?)",
-                        [(run_id, lo, hi, n, now) for lo, hi, n in size_buckets(sizes)])
-
-
-def format_table(checks: list[Check]) -> str:
-    headers = ("status", "check", "layer", "observed", "threshold", "previous", "detail")
-    order = {"fail": 0, "warn": 1, "pass": 2}
-    rows = [
-        (c.status.upper(), c.check_name, c.layer, _num(c.observed_value), c.threshold, _num(c.baseline_value),
-         c.detail[:140])
-        for c in sorted(checks, key=lambda c: order.get(c.status, 3))
-    ]
-    widths = [max(len(str(v)) for v in col) for col in zip(headers, *rows, strict=True)]
-    line = "  ".join(f"{{:<{w}}}" for w in widths)
-    out = [line.format(*headers), line.format(*("-" * w for w in widths))]
-    out += [line.format(*row).rstrip() for row in rows]
-    return "\n".join(out)
-
-
-def verdict(checks: list[Check]) -> str:
-    statuses = {c.status for c in checks}
-    return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
-
-
-def summary(checks: list[Check]) -> str:
-    counts = {s: sum(1 for c in checks if c.status == s) for s in STATUSES}
-    text = f"{verdict(checks).upper()}: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail"
-    for status in ("fail", "warn"):
-        named = [f"{c.check_name} ({_num(c.observed_value)} vs {c.threshold})" for c in checks if c.status == status]
-        if named:
-            text += f"\n{status}: " + "; ".join(named)
-    return text
-
-
-def run_gate(con: Db | Any, run_id: str, thresholds: dict,
-             reference: tuple[datetime, str] | None = None) -> list[Check]:
-    """Run every check, record all of them, then fail when any failed. `con` is a Db, or a DuckDB or
-    Snowflake DB-API connection."""
-    db = con if isinstance(con, Db) else Db(con)
-    when, source = reference or resolve_reference()
-    facts = RunFacts(run_id, _aware(when), source, load_baseline(db, run_id))
-    checks = run_checks(db, facts, thresholds)
-    record(db, run_id, checks)
-    # The table is the last thing logged, so the end of the task log is what on-call reads.
-    log.info("data-quality gate for run %s (baseline: %s; reference: %s from %s)\n%s\n\n%s",
-             run_id, facts.baseline.run_id or "none", f"{facts.reference:%Y-%m-%d %H:%M}", source,
-             summary(checks), format_table(checks))
-    failed = [c for c in checks if c.status == "fail"]
-    if failed:
-        raise GateFailed(
-            f"{len(failed)} check(s) failed: "
-            + "; ".join(f"{c.check_name} observed {_num(c.observed_value) or 'n/a'} vs {c.threshold} ({c.detail})"
-                        for c in failed),
-            failed,
-        )
     return checks
