@@ -1,5 +1,5 @@
 """The bad-input catalogue: every class of wrong landing data, what the pipeline does with it, and
-the files that show it. tests/test_bad_input.py runs each case; the README's table is rendered
+the files that show it. tests/test_bad_input.py runs each case; the table in docs/operations.md is rendered
 from CATALOGUE (`python -m tests.bad_input_cases`) and a test keeps the two identical."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ IDENTIFIES = "id,anonymous_id,user_id,timestamp,received_at,context_traits_email
 class Case:
     key: str
     source: str
-    given: str  # the input, as the README shows it
-    behaviour: str  # what the loader or staging does, as the README shows it
+    given: str  # the input, as docs/operations.md shows it
+    behaviour: str  # what the loader or staging does, as docs/operations.md shows it
     files: dict[str, bytes]  # file name -> content, in <landing>/<source>/
 
 

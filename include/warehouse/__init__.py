@@ -6,16 +6,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from typing import Any
 
 from include import settings
 from include.warehouse.db import Db
-
-
-def snowflake_hook() -> Any:
-    from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
-
-    return SnowflakeHook(snowflake_conn_id=settings.snowflake_conn_id(), session_parameters={"TIMEZONE": "UTC"})
+from include.warehouse.snowflake import snowflake_hook
 
 
 @contextmanager
