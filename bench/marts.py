@@ -2,7 +2,7 @@
 
     python -m bench.marts [--customers 200000] [--format parquet] [--workdir /tmp/c360_bench_marts]
 
-Generates synthetic landing data with include.synthetic.generator (reused when the same parameters were
+Generates synthetic landing data with include.synthetic (reused when the same parameters were
 generated before), loads it into a fresh DuckDB warehouse, then times:
 
 1. `dbt run` of the whole project (staging and stitching are needed upstream; their seconds are
@@ -28,7 +28,7 @@ import duckdb
 from dbt.cli.main import dbtRunner
 
 from include.loading.duckdb_loader import load_all
-from include.synthetic.generator import generate
+from include.synthetic import generate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_DIR = PROJECT_ROOT / "dbt"

@@ -4,7 +4,7 @@
                     [--formats parquet,csv] [--workdir /tmp/c360_bench] [--results-dir bench/results] [--plot]
 
 Per size it generates (or reuses, keyed by customers, seed and format) landing data with
-include.synthetic.generator, then measures:
+include.synthetic, then measures:
 
 - parse:     DAG parse (size-independent, once): import of dags/customer_360.py after Airflow is
              imported, and a whole DagBag of dags/, each in a fresh interpreter; baseline 0.5 s;

@@ -97,7 +97,7 @@ def run_dag(env: dict[str, str], conf: dict, timeout: int = 1200, logical_date: 
 
 @pytest.fixture(scope="session")
 def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from include.synthetic.generator import generate
+    from include.synthetic import generate
 
     out = tmp_path_factory.mktemp("landing") / "small"
     generate(out, num_customers=200, seed=7)

@@ -3,7 +3,7 @@ get right: profiles whose orders are split across two user_ids, refunded and can
 blank and whitespace coupons, customers without orders, lines without a design, a product missing
 from the catalogue, a bot id and a super-connector anonymous id the stitcher must exclude.
 
-Independent of include/synthetic/generator.py on purpose: the marts tests must not change when the synthetic
+Independent of include/synthetic/ on purpose: the marts tests must not change when the synthetic
 generator's distributions do.
 """
 

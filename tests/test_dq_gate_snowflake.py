@@ -214,7 +214,7 @@ def _gate_step(work: Path, landing: Path) -> dict[str, dict[str, str]]:
 
 @pytest.mark.slow
 def test_the_gate_judges_a_real_dbt_build_on_snowflake(tmp_path: Path) -> None:
-    from include.synthetic.generator import generate
+    from include.synthetic import generate
     from tests.test_snowflake_dbt import STEP_TIMEOUT, _run_step
 
     landing = tmp_path / "landing"

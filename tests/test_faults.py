@@ -95,7 +95,7 @@ class Warehouses:
 
 @pytest.fixture(scope="module")
 def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
-    from include.synthetic.generator import generate
+    from include.synthetic import generate
 
     tmp = tmp_path_factory.mktemp("faults")
     landing = tmp / "landing"
@@ -192,7 +192,7 @@ def _digest(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def tiny_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from include.synthetic.generator import generate
+    from include.synthetic import generate
 
     out = tmp_path_factory.mktemp("tiny") / "landing"
     generate(out, num_customers=10, seed=3)
@@ -380,7 +380,7 @@ def test_a_run_started_while_another_runs_is_refused_with_a_message(tmp_path: Pa
     run's first task refuses to start, naming the fix, and the first run ends well with no lock error."""
     import time
 
-    from include.synthetic.generator import generate
+    from include.synthetic import generate
     from tests.conftest import BIN, fresh_airflow_home, run_dag
 
     landing = tmp_path / "landing"

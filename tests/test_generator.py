@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from include.synthetic import generator
-from include.synthetic.generator import SOURCES, generate
+import include.synthetic as generator
+from include.synthetic import SOURCES, generate
 
 CONTRACT = Path(__file__).parents[1] / "include" / "contracts" / "sources.yml"
 CUSTOMERS = 500

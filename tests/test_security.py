@@ -185,7 +185,7 @@ def test_a_run_logs_no_configured_secret(tmp_path: Path) -> None:
     partial warehouse) and its alerts (SMTP to a closed port fails); other tasks are marked success.
     Nothing under the Airflow home (task logs, metadata DB), in the process output or in the warehouse's
     audit tables may hold the sentinel."""
-    from include.synthetic.generator import generate
+    from include.synthetic import generate
 
     home = fresh_airflow_home(tmp_path / "airflow")
     warehouse = tmp_path / "w.duckdb"

@@ -159,7 +159,7 @@ def _failures(results: list[dict]) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    from include.synthetic.generator import generate
+    from include.synthetic import generate
 
     work = tmp_path_factory.mktemp("snowflake_dbt")
     landing = work / "landing"

@@ -24,7 +24,7 @@ def prepare_landing(source_dir: str, num_customers: int, seed: int) -> str:
             raise FileNotFoundError(f"source_dir {path} does not exist or is not a directory")
         return str(path.resolve())
 
-    from include.synthetic.generator import generate
+    from include.synthetic import generate
 
     out = synthetic_dir(num_customers, seed)
     marker = out / "_generator.json"
