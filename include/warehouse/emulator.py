@@ -26,7 +26,7 @@ class Emulator:
         """The Airflow connection (AIRFLOW_CONN_<ID> as JSON) of the Snowflake target on the emulator.
         The timeouts keep a client from retrying a failing statement for many minutes."""
         return {
-            "conn_type": "snowflake", "login": "c360_loader", "password": "emulator-ignores-it", "schema": "public",
+            "conn_type": "snowflake", "login": "c360_loader", "password": "emulator-ignores-it", "schema": "public",  # pragma: allowlist secret
             "extra": {
                 "account": "fakesnow", "database": DATABASE, "warehouse": "c360_wh", "role": "c360_role",
                 "host": self.host, "port": self.port, "protocol": "http",
