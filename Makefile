@@ -25,10 +25,11 @@ export C360_DUCKDB_PATH ?= $(CURDIR)/warehouse/c360.duckdb
 
 DBT_SOURCES := $(shell find dbt/models dbt/macros dbt/seeds -type f 2>/dev/null) dbt/dbt_project.yml dbt/profiles.yml
 
-.PHONY: help setup run test test-quick lint bench clean chromium
+.PHONY: help setup run run-fakesnow test test-quick lint bench clean chromium
 
 help:
 	@echo "make run    - set up and run the customer_360 DAG end to end on DuckDB (NUM_CUSTOMERS=$(NUM_CUSTOMERS))"
+	@echo "make run-fakesnow - the same DAG on the Snowflake target, on a local Snowflake emulator"
 	@echo "make test   - set up and run the tests"
 	@echo "make lint   - ruff"
 
@@ -53,6 +54,12 @@ setup: $(VENV)/.installed dbt/target/manifest.json $(AIRFLOW_HOME)/.initialised
 
 run: setup
 	$(BIN)/python -m include.orchestration.run_local --num-customers $(NUM_CUSTOMERS) --conf "$$CONF"
+
+# The same DAG on the Snowflake target, against fakesnow's server on loopback (databases kept as files).
+C360_FAKESNOW_DIR ?= $(CURDIR)/warehouse/fakesnow
+run-fakesnow: setup
+	$(BIN)/python -m include.orchestration.run_local --num-customers $(NUM_CUSTOMERS) --conf "$$CONF" \
+		--emulator "$(C360_FAKESNOW_DIR)"
 
 # The review page's browser test drives Debian's chromium; a clean CI machine gets it here (as root,
 # or through sudo), and a machine that has it skips apt.

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import TaskGroup, TriggerRule
 from cosmos import (
     DbtTaskGroup,
     ExecutionConfig,
@@ -16,12 +14,10 @@ from cosmos import (
     RenderConfig,
     TestBehavior,
 )
-from cosmos.constants import PRODUCER_WATCHER_DONE_TASK_ID, PRODUCER_WATCHER_TASK_ID, TestIndirectSelection
-from cosmos.operators.local import DbtTestLocalOperator
-from cosmos.operators.watcher import DbtTestWatcherOperator
+from cosmos.constants import TestIndirectSelection
 
 from include import settings
-from include.orchestration import dbt_profiles
+from include.orchestration import cosmos_patches, dbt_profiles
 from include.orchestration.pipeline_config import Layer
 
 # Templated per run. They reach dbt as environment variables that dbt_project.yml's vars read, not as
@@ -42,9 +38,7 @@ PROJECT_CONFIG = ProjectConfig(
     install_dbt_deps=False,
     env_vars={**dbt_profiles.dbt_env_vars(), **RUN_ENV},
 )
-# Cosmos wraps the manifest path in an ObjectStoragePath, whose first open loads every Airflow plugin
-# (hook lineage): about 2 s of each DAG parse. The manifest is a local file.
-PROJECT_CONFIG.manifest_path = settings.DBT_MANIFEST
+cosmos_patches.use_local_manifest_path(PROJECT_CONFIG, settings.DBT_MANIFEST)
 
 # Chosen when the DAG file is parsed (C360_TARGET): DuckDB reads dbt/profiles.yml, Snowflake builds
 # the profile from an Airflow connection when a task runs.
@@ -54,15 +48,11 @@ EXECUTION_MODES = {"local": ExecutionMode.LOCAL, "watcher": ExecutionMode.WATCHE
 
 
 def execution_config(mode: str) -> ExecutionConfig:
-    """watcher: one `dbt build` per layer (a producer task) and a sensor task per model and per model's
-    tests that reports that node's result; local: one in-process dbt invocation per model and per
-    model's tests, about 2 s of fixed cost each. In-process dbtRunner is about twice as fast as a dbt
-    subprocess for one small invocation, so the per-model tasks use it. The producer's `dbt build`
-    runs as a subprocess: in-process, Cosmos turns every dbt event (debug ones included) into JSON to
-    find the node results, which made each model of the build run twice as long (measured at 10k
-    customers: 96 s of node time against 48 s for a plain `dbt build`); a subprocess prints only the
-    info-level lines. CAUTIOUS keeps a test with several parents from running before all of them are
-    built: the test tasks get it from test_indirect_selection, a producer's `dbt build` needs it given."""
+    """watcher: one `dbt build` per layer (the producer) and a sensor per model and per model's tests;
+    local: one dbt invocation per model and per model's tests. Per-model tasks run dbt in-process (less
+    start-up); the producer runs a subprocess (in-process, Cosmos makes each model of the build slower).
+    Figures: docs/benchmarks.md. CAUTIOUS keeps a test with several parents from running before all of
+    them are built: the test tasks get it from test_indirect_selection, the producer's build needs it given."""
     cautious = TestIndirectSelection.CAUTIOUS
     producer_args = {"indirect_selection": cautious.value, "invocation_mode": InvocationMode.SUBPROCESS}
     return ExecutionConfig(
@@ -100,37 +90,10 @@ def layer_task_group(layer: Layer, mode: str) -> DbtTaskGroup:
         operator_args=operator_args(),
         default_args={"retries": layer.retry.retries, "retry_delay": layer.retry.retry_delay},
     )
-    for task in group.iter_tasks():
-        if isinstance(task, DbtTestLocalOperator | DbtTestWatcherOperator):
-            task.retries = 0
-        # Cosmos keeps dbt's partial-parse file per task group; one file for all layers lets each layer
-        # start from the parse of the layer before, so a run parses the project fully at most once.
-        if getattr(task, "cache_dir", None) is not None:
-            task.cache_dir = task.cache_dir.parent / group.dag.dag_id
+    # Cosmos internals, each explained in cosmos_patches.
+    cosmos_patches.tests_never_retry(group)
+    cosmos_patches.share_partial_parse_cache(group)
     if mode == "watcher":
-        _sensors_after_producer(group)
+        cosmos_patches.producer_retries_once(group)
+        cosmos_patches.sensors_after_producer(group)
     return group
-
-
-def _sensors_after_producer(group: TaskGroup) -> None:
-    """Start the layer's sensors once its producer (`dbt build`) has finished.
-
-    Cosmos lets them wait alongside it, but a sensor holding the 1-slot DuckDB pool would block the
-    producer, and `airflow dags test` runs one task at a time, so a sensor that went first would wait
-    forever. After the build each sensor finds its node's result at once; NONE_FAILED lets them report
-    per model after a failed build (whose retry restores the results and skips), while a layer whose
-    upstream failed stays upstream_failed.
-    """
-    prefix = f"{group.group_id}."
-    producer = group.children[prefix + PRODUCER_WATCHER_TASK_ID]
-    done = group.children[prefix + PRODUCER_WATCHER_DONE_TASK_ID]
-    # The producer's retry never re-runs dbt: it restores the first try's results and skips, so it
-    # needs one retry, at once; the sensors re-run failed models under the layer's retry policy.
-    producer.retries = 1
-    producer.retry_delay = timedelta(0)
-    consumers = [task for task in group.iter_tasks() if task.task_id not in (producer.task_id, done.task_id)]
-    in_group = {task.task_id for task in consumers}
-    for task in consumers:
-        if not task.upstream_task_ids & in_group:
-            producer >> task
-            task.trigger_rule = TriggerRule.NONE_FAILED

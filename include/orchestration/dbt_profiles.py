@@ -18,6 +18,7 @@ from cosmos.profiles.snowflake.user_privatekey import SnowflakePrivateKeyPemProf
 from cosmos.profiles.snowflake.user_privatekey_file import SnowflakePrivateKeyFilePemProfileMapping
 
 from include import settings
+from include.orchestration import cosmos_patches
 
 PROFILE_NAME = "c360"
 DBT_TARGETS = {"duckdb": "dev", "snowflake": "prod"}
@@ -34,6 +35,10 @@ CONNECTION_FIELDS = {
     "private_key": 'extra "private_key_content"',
     "private_key_path": 'extra "private_key_file"',
 }
+
+
+# dbt-snowflake profile fields taken from the connection's extras as they are.
+ENDPOINT_EXTRAS = ("host", "port", "protocol", "connect_timeout")
 
 
 class SnowflakeConnectionError(ValueError):
@@ -98,15 +103,18 @@ class SnowflakeConnectionProfileMapping(BaseProfileMapping):
                     "or set C360_SNOWFLAKE_CONN_ID to the connection to use"
                 ) from exc
             mapping = mapping_class(conn)(self.conn_id, profile_args=self.profile_args)
-            # Cosmos' Snowflake mappings normalise the connection's extras in their conn property.
-            mapping._conn = conn
+            cosmos_patches.adopt_connection(mapping, conn)
             check_connection(self.conn_id, mapping.conn, mapping)
             self._delegate = mapping
         return self._delegate
 
     @property
     def profile(self) -> dict[str, Any]:
-        return self.delegate().profile
+        # An endpoint other than <account>.snowflakecomputing.com (a private link, the local emulator)
+        # is the connection's host/port/protocol extras; Cosmos' mappings leave them out.
+        extra = _extra(self.delegate().conn)
+        endpoint = {key: extra[key] for key in ENDPOINT_EXTRAS if extra.get(key) not in (None, "")}
+        return {**self.delegate().profile, **endpoint}
 
     @property
     def env_vars(self) -> dict[str, str]:

@@ -26,7 +26,8 @@ class Emulator:
         """The Airflow connection (AIRFLOW_CONN_<ID> as JSON) of the Snowflake target on the emulator.
         The timeouts keep a client from retrying a failing statement for many minutes."""
         return {
-            "conn_type": "snowflake", "login": "c360_loader", "password": "emulator-ignores-it", "schema": "public",  # pragma: allowlist secret
+            "conn_type": "snowflake", "login": "c360_loader", "schema": "public",
+            "password": "emulator-ignores-it",  # pragma: allowlist secret
             "extra": {
                 "account": "fakesnow", "database": DATABASE, "warehouse": "c360_wh", "role": "c360_role",
                 "host": self.host, "port": self.port, "protocol": "http",
