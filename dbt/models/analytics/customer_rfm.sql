@@ -51,15 +51,18 @@ scored as (
 
 ),
 
--- First matching rule wins. A one-order customer scores frequency 1 (the lowest frequency in
--- the data), so it can only be new, a potential loyalist, hibernating or lost.
+{#- First matching rule wins. A one-order customer scores frequency 1 (the lowest frequency in
+    the data), so it can only be new, a potential loyalist, hibernating or lost. #}
+
 segmented as (
 
     select
         *,
         case
-            when recency_score >= 4 and frequency_score >= 4 and monetary_score >= 4 then 'champions'
-            when recency_score >= 3 and frequency_score >= 3 and monetary_score >= 3 then 'loyal'
+            when recency_score >= 4 and frequency_score >= 4 and monetary_score >= 4
+                then 'champions'
+            when recency_score >= 3 and frequency_score >= 3 and monetary_score >= 3
+                then 'loyal'
             when recency_score >= 4 and frequency_orders = 1 then 'new'
             when recency_score >= 3 then 'potential_loyalists'
             when frequency_score >= 4 and monetary_score >= 4 then 'cant_lose'
@@ -83,11 +86,11 @@ final as (
         frequency_score,
         monetary_score,
         cast(recency_score as {{ dbt.type_string() }})
-            || cast(frequency_score as {{ dbt.type_string() }})
-            || cast(monetary_score as {{ dbt.type_string() }}) as rfm_cell,
+        || cast(frequency_score as {{ dbt.type_string() }})
+        || cast(monetary_score as {{ dbt.type_string() }}) as rfm_cell,
         rfm_segment,
-        -- Churn risk is business time, not a quantile: beyond the active window is medium risk,
-        -- beyond twice the window high, so the share at risk means the same at every scale.
+        {#- churn risk is business time, not a quantile, so the share at risk means the same
+            at every scale #}
         case
             when recency_days > 2 * {{ active_days }} then 'high'
             when recency_days > {{ active_days }} then 'medium'
@@ -96,7 +99,8 @@ final as (
         case rfm_segment
             when 'champions' then 'Reward: early access, referral programme; no discounts needed'
             when 'loyal' then 'Upsell higher-value products; invite to loyalty tier'
-            when 'potential_loyalists' then 'Nurture with recommendations from their favourite themes'
+            when 'potential_loyalists'
+                then 'Nurture with recommendations from their favourite themes'
             when 'new' then 'Onboard: welcome series and a second-purchase incentive'
             when 'at_risk' then 'Win back with personalised offers before they lapse'
             when 'cant_lose' then 'Reach out personally; strongest win-back offer'

@@ -3,6 +3,19 @@
     more than the seed's relative tolerance, off_target otherwise, no_target without a target.
     Every KPI the SQL computes appears even if the seed lacks it; seed rows the SQL does not
     compute are ignored. -#}
+{%- set double = type_double() -%}
+{%- set kpi_definitions = [
+    ('total_customers', 'count', 'cast(total_customers as ' ~ double ~ ')'),
+    ('active_customers', 'count', 'cast(active_customers as ' ~ double ~ ')'),
+    ('active_customer_rate', 'ratio', safe_divide('active_customers', 'total_customers')),
+    ('repeat_purchase_rate', 'ratio', safe_divide('repeat_buyers', 'buyers')),
+    ('average_order_value_usd', 'usd', safe_divide('completed_revenue_usd', 'completed_orders')),
+    ('total_revenue_usd', 'usd', 'cast(coalesce(completed_revenue_usd, 0) as ' ~ double ~ ')'),
+    ('refund_rate', 'ratio', safe_divide('refunded_orders', 'completed_orders + refunded_orders')),
+    ('coupon_usage_rate', 'ratio', safe_divide('coupon_orders', 'completed_orders')),
+    ('at_risk_customer_share', 'ratio', safe_divide('at_risk_buyers', 'scored_buyers')),
+] -%}
+
 with customers as (
 
     select * from {{ ref('dim_customers') }}
@@ -44,7 +57,8 @@ order_totals as (
     select
         count(case when order_status = 'completed' then 1 end) as completed_orders,
         count(case when order_status = 'refunded' then 1 end) as refunded_orders,
-        sum(case when order_status = 'completed' then revenue_usd else 0 end) as completed_revenue_usd,
+        sum(case when order_status = 'completed' then revenue_usd else 0 end)
+            as completed_revenue_usd,
         count(case when order_status = 'completed' and has_coupon then 1 end) as coupon_orders
     from orders
 
@@ -61,7 +75,10 @@ rfm_totals as (
 
 totals as (
 
-    select *
+    select
+        customer_totals.*,
+        order_totals.*,
+        rfm_totals.*
     from customer_totals
     cross join order_totals
     cross join rfm_totals
@@ -69,26 +86,16 @@ totals as (
 ),
 
 kpis as (
-
-    select 1 as kpi_order, 'total_customers' as kpi_name, 'count' as unit,
-        cast(total_customers as {{ type_double() }}) as kpi_value, reference_date from totals
-    union all
-    select 2, 'active_customers', 'count', cast(active_customers as {{ type_double() }}), reference_date from totals
-    union all
-    select 3, 'active_customer_rate', 'ratio', {{ safe_divide('active_customers', 'total_customers') }}, reference_date from totals
-    union all
-    select 4, 'repeat_purchase_rate', 'ratio', {{ safe_divide('repeat_buyers', 'buyers') }}, reference_date from totals
-    union all
-    select 5, 'average_order_value_usd', 'usd', {{ safe_divide('completed_revenue_usd', 'completed_orders') }}, reference_date from totals
-    union all
-    select 6, 'total_revenue_usd', 'usd', cast(coalesce(completed_revenue_usd, 0) as {{ type_double() }}), reference_date from totals
-    union all
-    select 7, 'refund_rate', 'ratio', {{ safe_divide('refunded_orders', 'completed_orders + refunded_orders') }}, reference_date from totals
-    union all
-    select 8, 'coupon_usage_rate', 'ratio', {{ safe_divide('coupon_orders', 'completed_orders') }}, reference_date from totals
-    union all
-    select 9, 'at_risk_customer_share', 'ratio', {{ safe_divide('at_risk_buyers', 'scored_buyers') }}, reference_date from totals
-
+    {% for kpi_name, unit, expression in kpi_definitions %}
+    select
+        {{ loop.index }} as kpi_order,
+        '{{ kpi_name }}' as kpi_name,
+        '{{ unit }}' as unit,
+        {{ expression }} as kpi_value,
+        reference_date
+    from totals
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 final as (
@@ -107,7 +114,8 @@ final as (
                 then 'on_target'
             when targets.target_direction = 'at_most' and kpis.kpi_value <= targets.target_value
                 then 'on_target'
-            when abs(kpis.kpi_value - targets.target_value)
+            when
+                abs(kpis.kpi_value - targets.target_value)
                 <= targets.tolerance * abs(targets.target_value)
                 then 'near_target'
             else 'off_target'

@@ -20,7 +20,7 @@ products as (
 
 user_ids as (
 
-    select user_id, user_main_id from {{ ref('with_user_id') }}
+    select * from {{ ref('int_user_id_profiles') }}
 
 ),
 
@@ -126,13 +126,16 @@ ranked as (
         {{ safe_divide('revenue_usd', 'sum(revenue_usd) over ()') }} as revenue_share,
         coalesce(
             {{ safe_divide(
-                'sum(revenue_usd) over (order by revenue_usd desc, product_id rows between unbounded preceding and 1 preceding)',
+                'sum(revenue_usd) over (order by revenue_usd desc, product_id asc'
+                ~ ' rows between unbounded preceding and 1 preceding)',
                 'sum(revenue_usd) over ()'
             ) }},
             0
         ) as revenue_share_ranked_above,
-        row_number() over (order by revenue_usd desc, product_id) as revenue_rank,
-        rank() over (partition by canvas_group order by revenue_usd desc) as rank_in_canvas_group
+        row_number() over (order by revenue_usd desc, product_id asc) as revenue_rank,
+        rank() over (
+            partition by canvas_group order by revenue_usd desc
+        ) as rank_in_canvas_group
     from joined
 
 ),
@@ -151,8 +154,12 @@ final as (
         order_count,
         unique_customers,
         repeat_customers,
-        coalesce({{ safe_divide('repeat_customers', 'unique_customers') }}, 0) as repeat_purchase_rate,
-        coalesce({{ safe_divide('unique_customers', 'all_buying_customers') }}, 0) as customer_penetration,
+        coalesce(
+            {{ safe_divide('repeat_customers', 'unique_customers') }}, 0
+        ) as repeat_purchase_rate,
+        coalesce(
+            {{ safe_divide('unique_customers', 'all_buying_customers') }}, 0
+        ) as customer_penetration,
         coalesce(revenue_share, 0) as revenue_share,
         least(1.0, coalesce(revenue_share_ranked_above, 0) + coalesce(revenue_share, 0))
             as cumulative_revenue_share,

@@ -9,12 +9,26 @@
 {%- set active_days = var('active_customer_days') | int -%}
 {%- set high_value = var('high_value_customer_threshold') | float -%}
 {%- set medium_value = var('medium_value_customer_threshold') | float -%}
-{%- set favorite_attributes = ['theme', 'theme_genre', 'canvas_group', 'product_style', 'product_color'] -%}
+{%- set favorite_attributes = [
+    'theme', 'theme_genre', 'canvas_group', 'product_style', 'product_color'
+] -%}
 {%- set counted_attributes = ['product_id', 'designer_id'] + favorite_attributes -%}
 
 with id_graph as (
 
     select * from {{ ref('user_id_stitcher') }}
+
+),
+
+profile_sizes as (
+
+    select * from {{ ref('int_profile_sizes') }}
+
+),
+
+user_id_profiles as (
+
+    select * from {{ ref('int_user_id_profiles') }}
 
 ),
 
@@ -36,51 +50,46 @@ identify_events as (
 
 ),
 
-profile_ids as (
-
-    select
-        user_main_id,
-        count(case when other_id_type = 'user_id' then 1 end) as count_user_ids,
-        count(case when other_id_type = 'anonymous_id' then 1 end) as count_anonymous_ids
-    from id_graph
-    group by user_main_id
-
-),
+{#- The heavy aggregates over order lines group by customer_key, a small integer, not the long
+    id. #}
 
 customers as (
 
     select
-        *,
-        -- The heavy aggregates over order lines group by this small integer, not the long id.
+        user_main_id,
+        user_id_count as count_user_ids,
+        anonymous_id_count as count_anonymous_ids,
         row_number() over (order by user_main_id) as customer_key
-    from profile_ids
-    where count_user_ids > 0
+    from profile_sizes
+    where user_id_count > 0
 
 ),
 
 profile_of_user_id as (
 
     select
-        id_graph.other_id as user_id,
+        user_id_profiles.user_id,
         customers.user_main_id,
         customers.customer_key
-    from id_graph
+    from user_id_profiles
     inner join customers
-        on id_graph.user_main_id = customers.user_main_id
-    where id_graph.other_id_type = 'user_id'
+        on user_id_profiles.user_main_id = customers.user_main_id
 
 ),
 
 profile_of_anonymous_id as (
 
-    select other_id as anonymous_id, user_main_id
+    select
+        other_id as anonymous_id,
+        user_main_id
     from id_graph
     where other_id_type = 'anonymous_id'
 
 ),
 
--- Facts are mapped to profiles here rather than trusting a stored profile key, so every feature
--- follows the identity graph of this run.
+{#- Facts are mapped to profiles here rather than trusting a stored profile key, so every
+    feature follows the identity graph of this run. #}
+
 profile_orders as (
 
     select
@@ -91,7 +100,7 @@ profile_orders as (
         orders.revenue_usd,
         orders.subtotal_usd,
         orders.refund_amount_usd,
-        nullif(trim(orders.coupon_code), '') is not null as has_coupon
+        orders.has_coupon
     from orders
     inner join profile_of_user_id
         on orders.user_id = profile_of_user_id.user_id
@@ -138,14 +147,18 @@ order_features as (
     select
         user_main_id,
         count(case when order_status = 'completed' then 1 end) as total_orders,
-        sum(case when order_status = 'completed' then revenue_usd else 0 end) as lifetime_revenue_usd,
-        sum(case when order_status = 'completed' then subtotal_usd else 0 end) as lifetime_sales_subtotal_usd,
+        sum(case when order_status = 'completed' then revenue_usd else 0 end)
+            as lifetime_revenue_usd,
+        sum(case when order_status = 'completed' then subtotal_usd else 0 end)
+            as lifetime_sales_subtotal_usd,
         min(case when order_status = 'completed' then order_date end) as first_order_date,
         max(case when order_status = 'completed' then order_date end) as last_order_date,
         count(case when order_status = 'refunded' then 1 end) as total_refunded_orders,
-        sum(case when order_status = 'refunded' then refund_amount_usd else 0 end) as total_refund_amount_usd,
+        sum(case when order_status = 'refunded' then refund_amount_usd else 0 end)
+            as total_refund_amount_usd,
         count(case when order_status = 'cancelled' then 1 end) as total_cancelled_orders,
-        count(case when order_status = 'completed' and has_coupon then 1 end) as total_coupon_orders,
+        count(case when order_status = 'completed' and has_coupon then 1 end)
+            as total_coupon_orders,
         min(ordered_at) as first_order_placed_at,
         max(ordered_at) as last_order_placed_at
     from profile_orders
@@ -153,9 +166,8 @@ order_features as (
 
 ),
 
--- One aggregate per attribute, on the integer customer_key: a single pass with grouping sets over
--- all attributes, keyed by the 32-character user_main_id, took three times as long at Instacart
--- scale (44M groups of long strings in one hash table).
+{#- One aggregate per attribute, on the integer customer_key: a single pass with grouping sets
+    over all attributes, keyed by the long user_main_id, was much slower (docs/benchmarks.md). #}
 {% for attribute in counted_attributes %}
 {{ attribute }}_quantities as (
 
@@ -180,7 +192,8 @@ order_features as (
 
 ),
 {% endfor %}
--- The favourite is the value bought in the largest quantity; min() breaks ties alphabetically.
+{#- The favourite is the value bought in the largest quantity; min() breaks ties
+    alphabetically. #}
 {%- for attribute in favorite_attributes %}
 favorite_{{ attribute }} as (
 
@@ -189,8 +202,9 @@ favorite_{{ attribute }} as (
         min({{ attribute }}_quantities.attribute_value) as favorite_{{ attribute }}
     from {{ attribute }}_quantities
     inner join {{ attribute }}_stats
-        on {{ attribute }}_quantities.customer_key = {{ attribute }}_stats.customer_key
-        and {{ attribute }}_quantities.quantity = {{ attribute }}_stats.top_quantity
+        on
+            {{ attribute }}_quantities.customer_key = {{ attribute }}_stats.customer_key
+            and {{ attribute }}_quantities.quantity = {{ attribute }}_stats.top_quantity
     group by {{ attribute }}_quantities.customer_key
 
 ),
@@ -200,7 +214,9 @@ item_totals as (
     select
         customer_key,
         cast(sum(quantity) as {{ dbt.type_bigint() }}) as total_order_items,
-        cast(sum(case when is_apparel then quantity else 0 end) as {{ dbt.type_bigint() }}) as total_apparel_items
+        cast(
+            sum(case when is_apparel then quantity else 0 end) as {{ dbt.type_bigint() }}
+        ) as total_apparel_items
     from profile_items
     group by customer_key
 
@@ -217,11 +233,11 @@ item_features as (
         theme_genre_stats.distinct_values as unique_theme_genres_purchased,
         canvas_group_stats.distinct_values as unique_canvas_groups_purchased,
         item_totals.total_apparel_items,
-        -- A product missing from the catalogue is counted as non-apparel, so the two add up.
-        item_totals.total_order_items - item_totals.total_apparel_items as total_non_apparel_items,
         {% for attribute in favorite_attributes -%}
-        favorite_{{ attribute }}.favorite_{{ attribute }}{{ "," if not loop.last }}
-        {% endfor %}
+        favorite_{{ attribute }}.favorite_{{ attribute }},
+        {% endfor -%}
+        {#- a product missing from the catalogue counts as non-apparel, so the two add up #}
+        item_totals.total_order_items - item_totals.total_apparel_items as total_non_apparel_items
     from item_totals
     {% for attribute in counted_attributes -%}
     left join {{ attribute }}_stats
@@ -276,8 +292,8 @@ joined as (
         coalesce(activity_features.identify_event_count, 0) as identify_event_count,
         coalesce(activity_features.has_web_activity, false) as has_web_activity,
         coalesce(activity_features.has_server_activity, false) as has_server_activity,
-        -- Earliest/latest sign of the profile: an identify event or an order of any status.
-        -- least/greatest of two coalesces, because Snowflake's least() is null if any input is.
+        {#- Earliest/latest sign of the profile: an identify event or an order of any status;
+            least/greatest of two coalesces, as Snowflake's least() is null if any input is. #}
         least(
             coalesce(activity_features.first_identified_at, order_features.first_order_placed_at),
             coalesce(order_features.first_order_placed_at, activity_features.first_identified_at)
@@ -301,9 +317,13 @@ features as (
 
     select
         *,
-        coalesce({{ safe_divide('lifetime_revenue_usd', 'total_orders') }}, 0) as avg_order_value_usd,
-        {{ dbt.datediff('last_order_date', 'reference_date', 'day') }} as days_since_last_order,
-        {{ dbt.datediff('first_order_date', 'reference_date', 'day') }} as days_since_first_order,
+        coalesce(
+            {{ safe_divide('lifetime_revenue_usd', 'total_orders') }}, 0
+        ) as avg_order_value_usd,
+        {{ dbt.datediff('last_order_date', 'reference_date', 'day') }}
+            as days_since_last_order,
+        {{ dbt.datediff('first_order_date', 'reference_date', 'day') }}
+            as days_since_first_order,
         total_orders > 1 as is_repeat_buyer,
         total_coupon_orders > 0 as has_used_coupon
     from joined

@@ -23,17 +23,21 @@ order_items as (
 
 sold_combinations as (
 
-    select distinct product_id, design_id
+    select distinct
+        product_id,
+        design_id
     from order_items
 
 ),
 
 unsold_products as (
 
-    select products.product_id, cast(null as {{ dbt.type_string() }}) as design_id
+    select
+        products.product_id,
+        cast(null as {{ dbt.type_string() }}) as design_id
     from products
     where not exists (
-        select 1 from sold_combinations
+        select 1 as is_sold from sold_combinations
         where sold_combinations.product_id = products.product_id
     )
 
@@ -50,8 +54,9 @@ combinations as (
 final as (
 
     select
-        {{ dbt.hash(dbt.concat(["combinations.product_id", "'|'", "coalesce(combinations.design_id, '')"])) }}
-            as product_design_key,
+        {{ dbt.hash(dbt.concat([
+            "combinations.product_id", "'|'", "coalesce(combinations.design_id, '')"
+        ])) }} as product_design_key,
         combinations.product_id,
         combinations.design_id,
         products.product_name,

@@ -4,7 +4,9 @@
         unique_key='identify_event_key',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
-        post_hook="{{ delete_vanished_rows('identify_event_key', ref('stg_rudderstack__identifies')) }}",
+        post_hook="{{ delete_vanished_rows(
+            'identify_event_key', ref('stg_rudderstack__identifies')
+        ) }}",
     )
 }}
 {#- Identify events never change once sent (the loader quarantines a re-sent event id carrying
@@ -36,8 +38,9 @@ final as (
 
 select final.* from final
 {% if is_incremental() %}
-where not exists (
-    select 1 from {{ this }} as existing
-    where existing.identify_event_key = final.identify_event_key
-)
+where
+    not exists (
+        select 1 as is_loaded from {{ this }} as already_loaded
+        where already_loaded.identify_event_key = final.identify_event_key
+    )
 {% endif %}

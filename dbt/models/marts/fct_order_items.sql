@@ -41,8 +41,9 @@ designs as (
 
 ),
 
--- Left joins: an item whose order or product is missing upstream (flagged by staging's warn
--- tests) is still a sale line; it just lacks that context.
+{#- Left joins: an item whose order or product is missing upstream (flagged by staging's warn
+    tests) is still a sale line; it just lacks that context. #}
+
 joined as (
 
     select
@@ -84,7 +85,8 @@ final as (
         coalesce(order_status = 'completed', false) as is_completed_order,
         ordered_at,
         cast(ordered_at as date) as order_date,
-        {{ dbt.hash(dbt.concat(["product_id", "'|'", "coalesce(design_id, '')"])) }} as product_design_key,
+        {{ dbt.hash(dbt.concat(["product_id", "'|'", "coalesce(design_id, '')"])) }}
+            as product_design_key,
         product_id,
         design_id,
         quantity,
@@ -105,8 +107,9 @@ final as (
 
 select final.* from final
 {% if is_incremental() %}
-left join {{ this }} as existing
-    on final.order_item_id = existing.order_item_id
-where existing.order_item_id is null
-    or existing.row_fingerprint <> final.row_fingerprint
+left join {{ this }} as already_loaded
+    on final.order_item_id = already_loaded.order_item_id
+where
+    already_loaded.order_item_id is null
+    or already_loaded.row_fingerprint <> final.row_fingerprint
 {% endif %}

@@ -1,23 +1,15 @@
 {#- The contract feature view (shared/contracts/outputs.yml, marts.with_user_id): one row per
     user_id in the identity graph, carrying the features of its whole profile. The features are
     computed once per profile in dim_customers; this model only fans them out to the user_ids. -#}
-with id_graph as (
+with user_ids as (
 
-    select * from {{ ref('user_id_stitcher') }}
+    select * from {{ ref('int_user_id_profiles') }}
 
 ),
 
 customers as (
 
     select * from {{ ref('dim_customers') }}
-
-),
-
-user_ids as (
-
-    select other_id as user_id, user_main_id
-    from id_graph
-    where other_id_type = 'user_id'
 
 ),
 
@@ -51,7 +43,7 @@ final as (
         customers.total_non_apparel_items,
         customers.count_user_ids,
         customers.count_anonymous_ids,
-        -- Extras beyond the contract.
+        {#- extras beyond the contract #}
         customers.total_refunded_orders,
         customers.total_cancelled_orders,
         customers.identify_event_count,

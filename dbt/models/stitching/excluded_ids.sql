@@ -3,25 +3,28 @@
 {%- set patterns = var('stitch_bot_id_patterns') -%}
 {%- if max_users < 1 or max_anons < 1 -%}
     {{ exceptions.raise_compiler_error(
-        "stitch_max_user_ids_per_anonymous_id and stitch_max_anonymous_ids_per_user_id must be at least 1, got "
-        ~ max_users ~ " and " ~ max_anons) }}
+        "stitch_max_user_ids_per_anonymous_id and stitch_max_anonymous_ids_per_user_id must be"
+        ~ " at least 1, got " ~ max_users ~ " and " ~ max_anons) }}
 {%- endif -%}
--- Ids kept out of the identity graph, one row per id with the first reason that applies
--- (exclusion list, bot pattern, super-connector, shared account) and every reason in reasons.
--- Link counts are taken before any exclusion: a rule looks at the data as it arrived, so one
--- exclusion never changes whether another id crosses a threshold.
--- Each rule reads only the columns it needs, in its own import CTE: DuckDB materializes a CTE
--- that is read twice, and copying millions of ids or links costs more than scanning them again.
+{#- Ids kept out of the identity graph, one row per id with the first reason that applies and
+    every reason in reasons. Link counts are taken before any exclusion, so one exclusion never
+    decides another. Each rule reads only its columns in its own import CTE, as DuckDB
+    materializes a CTE that is read twice. #}
 with nodes as (
 
     select * from {{ ref('int_id_nodes') }}
 
 ),
 
--- the ids of the few nodes a link rule excludes
+{#- the ids of the few nodes a link rule excludes #}
+
 link_rule_nodes as (
 
-    select node_key, other_id, other_id_type from {{ ref('int_id_nodes') }}
+    select
+        node_key,
+        other_id,
+        other_id_type
+    from {{ ref('int_id_nodes') }}
 
 ),
 
@@ -48,8 +51,9 @@ listed as (
 
 ),
 
--- one pass over the ids for the rules that look at the id itself; the case names the first
--- pattern that matched
+{#- one pass over the ids for the rules that look at the id itself; the case names the first
+    pattern that matched #}
+
 id_rules as (
 
     select
@@ -60,7 +64,8 @@ id_rules as (
         {%- if patterns %}
         case
             {%- for pattern in patterns %}
-            when {{ regex_search('nodes.other_id', pattern) }} then {{ stitch_string_literal('matches ' ~ pattern) }}
+            when {{ regex_search('nodes.other_id', pattern) }}
+                then {{ stitch_string_literal('matches ' ~ pattern) }}
             {%- endfor %}
         end as bot_detail
         {%- else %}
@@ -68,17 +73,20 @@ id_rules as (
         {%- endif %}
     from nodes
     left join listed
-        on listed.other_id = nodes.other_id
-        and listed.other_id_type = nodes.other_id_type
-    where listed.other_id is not null
+        on
+            nodes.other_id = listed.other_id
+            and nodes.other_id_type = listed.other_id_type
+    where
+        listed.other_id is not null
         {%- for pattern in patterns %}
         or {{ regex_search('nodes.other_id', pattern) }}
         {%- endfor %}
 
 ),
 
--- an id is an anonymous_id or a user_id, so at most one link rule applies to it; the link counts
--- hold only ids linked more than once, which the thresholds (at least 1) never reach below
+{#- an id is one type, so at most one link rule applies to it; the link counts hold only ids
+    linked more than once, below which no threshold (at least 1) lies #}
+
 link_rules as (
 
     select
@@ -91,7 +99,8 @@ link_rules as (
             else ' anonymous_ids (max {{ max_anons }})'
         end as detail
     from link_degrees
-    where (other_id_type = 'anonymous_id' and linked_ids > {{ max_users }})
+    where
+        (other_id_type = 'anonymous_id' and linked_ids > {{ max_users }})
         or (other_id_type = 'user_id' and linked_ids > {{ max_anons }})
 
 ),
@@ -105,7 +114,7 @@ link_rule_ids as (
         link_rules.reason,
         link_rules.detail
     from link_rules
-    inner join link_rule_nodes on link_rule_nodes.node_key = link_rules.node_key
+    inner join link_rule_nodes on link_rules.node_key = link_rule_nodes.node_key
 
 ),
 
@@ -120,7 +129,7 @@ checked as (
         link_rule_ids.reason as link_reason,
         link_rule_ids.detail as link_detail
     from id_rules
-    full outer join link_rule_ids on link_rule_ids.node_key = id_rules.node_key
+    full outer join link_rule_ids on id_rules.node_key = link_rule_ids.node_key
 
 ),
 

@@ -1,19 +1,23 @@
--- Every anonymous_id that keeps a link after the exclusions, with the user_ids it links: their
--- count, and the smallest user key, which stands for them all - they are in one profile. Read by
--- the components loop (anonymous_ids shared by several user_ids link those) and the stitcher (an
--- anonymous_id joins its owner's profile), so the links are filtered and grouped once.
--- Most anonymous_ids have one link: those pass through as their own owner row, and only the few
--- linked to several user_ids (int_id_link_degrees) are grouped. Each branch reads the links in its
--- own import CTE: DuckDB materializes a CTE read twice, copying 10M links.
+{#- Every anonymous_id that keeps a link after the exclusions, with the count of its user_ids and
+    the smallest user key, which stands for them all. Read by the components loop and the
+    stitcher, so the links are filtered and grouped once; only the anonymous_ids linked to several
+    user_ids are grouped. Each branch reads the links in its own import CTE, as DuckDB
+    materializes a CTE read twice. #}
 with single_links as (
 
-    select anonymous_key, user_key from {{ ref('int_id_links') }}
+    select
+        anonymous_key,
+        user_key
+    from {{ ref('int_id_links') }}
 
 ),
 
 multiple_links as (
 
-    select anonymous_key, user_key from {{ ref('int_id_links') }}
+    select
+        anonymous_key,
+        user_key
+    from {{ ref('int_id_links') }}
 
 ),
 
@@ -44,10 +48,13 @@ single_user_owners as (
         single_links.user_key as owner_user_key,
         1 as user_id_count
     from single_links
-    left join shared_anonymous_ids on shared_anonymous_ids.node_key = single_links.anonymous_key
-    left join excluded as excluded_anonymous on excluded_anonymous.node_key = single_links.anonymous_key
-    left join excluded as excluded_user on excluded_user.node_key = single_links.user_key
-    where shared_anonymous_ids.node_key is null
+    left join shared_anonymous_ids on single_links.anonymous_key = shared_anonymous_ids.node_key
+    left join excluded as excluded_anonymous
+        on single_links.anonymous_key = excluded_anonymous.node_key
+    left join excluded as excluded_user
+        on single_links.user_key = excluded_user.node_key
+    where
+        shared_anonymous_ids.node_key is null
         and excluded_anonymous.node_key is null
         and excluded_user.node_key is null
 
@@ -59,10 +66,13 @@ surviving_shared_links as (
         multiple_links.anonymous_key,
         multiple_links.user_key
     from multiple_links
-    inner join shared_anonymous_ids on shared_anonymous_ids.node_key = multiple_links.anonymous_key
-    left join excluded as excluded_anonymous on excluded_anonymous.node_key = multiple_links.anonymous_key
-    left join excluded as excluded_user on excluded_user.node_key = multiple_links.user_key
-    where excluded_anonymous.node_key is null
+    inner join shared_anonymous_ids on multiple_links.anonymous_key = shared_anonymous_ids.node_key
+    left join excluded as excluded_anonymous
+        on multiple_links.anonymous_key = excluded_anonymous.node_key
+    left join excluded as excluded_user
+        on multiple_links.user_key = excluded_user.node_key
+    where
+        excluded_anonymous.node_key is null
         and excluded_user.node_key is null
 
 ),

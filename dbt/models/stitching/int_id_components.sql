@@ -1,11 +1,8 @@
 {{ config(materialized='connected_components') }}
--- Connected components of the user_ids, over integer surrogates: one row per user_id that shares
--- an anonymous_id with another user_id, with component_key = the smallest node_key of its
--- component. An anonymous_id linked to one user_id joins that user's profile and connects nobody,
--- so the loop runs on user_ids alone: the user_ids of an anonymous_id shared by several are each
--- linked to its owner, the smallest one (a star, not every pair). Most anonymous_ids have one
--- user_id, so this is a small part of the graph; user_id_stitcher attaches the anonymous_ids and
--- the user_ids of single-user profiles. The connected_components materialization iterates.
+{#- Connected components of the user_ids, over integer surrogates (the connected_components
+    materialization iterates): one row per user_id sharing an anonymous_id with another, with
+    component_key = the smallest node_key of its component. An anonymous_id's user_ids are each
+    linked to its owner (a star, not every pair); user_id_stitcher attaches the rest. #}
 with links as (
 
     select * from {{ ref('int_id_links') }}
@@ -26,7 +23,9 @@ owners as (
 
 shared_anonymous_ids as (
 
-    select anonymous_key, owner_user_key
+    select
+        anonymous_key,
+        owner_user_key
     from owners
     where user_id_count > 1
 
@@ -38,9 +37,10 @@ final as (
         shared_anonymous_ids.owner_user_key as node_a,
         links.user_key as node_b
     from links
-    inner join shared_anonymous_ids on shared_anonymous_ids.anonymous_key = links.anonymous_key
-    left join excluded on excluded.node_key = links.user_key
-    where excluded.node_key is null
+    inner join shared_anonymous_ids on links.anonymous_key = shared_anonymous_ids.anonymous_key
+    left join excluded on links.user_key = excluded.node_key
+    where
+        excluded.node_key is null
         and links.user_key <> shared_anonymous_ids.owner_user_key
 
 )

@@ -1,9 +1,9 @@
--- The ids whose node_hash another id shares, each with a dense node_key above the hash range
--- instead (see macros/stitching/stitch_node_key.sql). With 62-bit hashes this is empty but for
--- one run in many thousands at 10M ids; it is what keeps the surrogates exact.
+{#- The ids whose node_hash another id shares, each with a dense node_key above the hash range
+    instead (macros/stitching/stitch_node_key.sql); almost always empty with 62-bit hashes, it
+    keeps the surrogates exact. #}
 {%- set mask = stitch_hash_mask() %}
--- the hashes alone are grouped: one integer column, read apart from the ids
-with hashes as (
+{#- the hashes alone are grouped: one integer column, read apart from the ids #}
+with hash_values as (
 
     select node_hash from {{ ref('int_id_node_hashes') }}
 
@@ -18,7 +18,7 @@ node_hashes as (
 colliding_hashes as (
 
     select node_hash
-    from hashes
+    from hash_values
     group by node_hash
     having count(*) > 1
 
@@ -34,7 +34,7 @@ final as (
             order by node_hashes.other_id_type, node_hashes.other_id
         ) as node_key
     from node_hashes
-    inner join colliding_hashes on colliding_hashes.node_hash = node_hashes.node_hash
+    inner join colliding_hashes on node_hashes.node_hash = colliding_hashes.node_hash
 
 )
 

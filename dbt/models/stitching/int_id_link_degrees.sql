@@ -1,8 +1,7 @@
--- The ids linked to more than one id of the other type, and to how many, before any exclusion:
--- the counts the link rules (excluded_ids) and the bridge report (stitch_bridge_ids) both read,
--- counted once. An id linked once is left out - no rule or report looks at it - which keeps this
--- to a fraction of the nodes.
--- one import CTE a column: DuckDB materializes a CTE read twice, copying 10M links
+{#- The ids linked to more than one id of the other type, and to how many, before any
+    exclusion: counted once for the link rules (excluded_ids) and the bridge report
+    (stitch_bridge_ids). Ids linked once are left out, as nothing reads them. One import CTE a
+    column, as DuckDB materializes a CTE read twice. #}
 with anonymous_links as (
 
     select anonymous_key from {{ ref('int_id_links') }}

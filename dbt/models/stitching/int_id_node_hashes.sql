@@ -1,11 +1,8 @@
--- Every identifier the graph may hold, before exclusions: ids seen in identify events (both SDKs)
--- and the user_ids of orders, one row per (other_id, other_id_type) - the same string as user_id
--- and as anonymous_id is two nodes - with node_hash, a hash of (id, type) that serves as the
--- node's integer key unless another id shares it (int_id_key_collisions; int_id_nodes holds the
--- final keys). Finding those collisions is a model of its own: in this one it would make DuckDB
--- materialize the 13M ids a second time, which cost more than finding them.
--- two import CTEs over the same table, one column each: DuckDB materializes a CTE read twice,
--- which here would copy 11M events before the first id is hashed
+{#- Every identifier the graph may hold, before exclusions: identify ids (both SDKs) and order
+    user_ids, one row per (other_id, other_id_type), with node_hash, its integer key unless
+    another id shares it (int_id_key_collisions, a model of its own so DuckDB does not
+    materialize the ids twice). Two one-column import CTEs over the same table: DuckDB
+    materializes a CTE read twice. #}
 with identify_anonymous_ids as (
 
     select anonymous_id from {{ ref('stg_rudderstack__identifies') }}
@@ -66,7 +63,10 @@ hashed as (
 
 final as (
 
-    select other_id, other_id_type, node_hash
+    select
+        other_id,
+        other_id_type,
+        node_hash
     from hashed
 
 )

@@ -1,8 +1,7 @@
 {{ config(materialized='view') }}
--- Every identifier the graph may hold, before exclusions, one row per (other_id, other_id_type),
--- with node_key, the integer surrogate the graph runs on: the id's hash, or for the few ids whose
--- hash collided, their dense key. A view: writing the 13M ids again would cost a table's worth of
--- time, and the join to the (almost always empty) collisions costs next to nothing.
+{#- Every identifier the graph may hold, before exclusions, with node_key, the integer
+    surrogate the graph runs on. A view: the join to the (almost always empty) collisions is
+    cheap, writing every id again is not. #}
 with node_hashes as (
 
     select * from {{ ref('int_id_node_hashes') }}
@@ -23,9 +22,10 @@ final as (
         coalesce(collisions.node_key, node_hashes.node_hash) as node_key
     from node_hashes
     left join collisions
-        on collisions.node_hash = node_hashes.node_hash
-        and collisions.other_id = node_hashes.other_id
-        and collisions.other_id_type = node_hashes.other_id_type
+        on
+            node_hashes.node_hash = collisions.node_hash
+            and node_hashes.other_id = collisions.other_id
+            and node_hashes.other_id_type = collisions.other_id_type
 
 )
 

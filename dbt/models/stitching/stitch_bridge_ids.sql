@@ -1,10 +1,11 @@
 {%- set min_anons = var('stitch_qa_bridge_min_anonymous_ids', 20) | int -%}
 {%- if min_anons < 1 -%}
-    {{ exceptions.raise_compiler_error("stitch_qa_bridge_min_anonymous_ids must be at least 1, got " ~ min_anons) }}
+    {{ exceptions.raise_compiler_error(
+        "stitch_qa_bridge_min_anonymous_ids must be at least 1, got " ~ min_anons) }}
 {%- endif -%}
--- Ids that bridge people, counted before filtering so on-call sees what the filters caught and
--- what they let through: anonymous_ids linked to more than one user_id (shared devices) and
--- user_ids linked to more than {{ min_anons }} anonymous_ids.
+{#- Ids that bridge people, counted before filtering so on-call sees what the filters caught
+    and what they let through: anonymous_ids linked to more than one user_id (shared devices)
+    and user_ids linked to more than stitch_qa_bridge_min_anonymous_ids anonymous_ids. #}
 with nodes as (
 
     select * from {{ ref('int_id_nodes') }}
@@ -31,18 +32,25 @@ stitcher as (
 
 bridge_keys as (
 
-    select node_key, linked_ids
+    select
+        node_key,
+        linked_ids
     from link_degrees
-    where other_id_type = 'anonymous_id'
+    where
+        other_id_type = 'anonymous_id'
         or linked_ids > {{ min_anons }}
 
 ),
 
 bridges as (
 
-    select nodes.other_id, nodes.other_id_type, nodes.node_key, bridge_keys.linked_ids
+    select
+        nodes.other_id,
+        nodes.other_id_type,
+        nodes.node_key,
+        bridge_keys.linked_ids
     from bridge_keys
-    inner join nodes on nodes.node_key = bridge_keys.node_key
+    inner join nodes on bridge_keys.node_key = nodes.node_key
 
 ),
 
@@ -56,10 +64,11 @@ final as (
         excluded.reason as excluded_reason,
         stitcher.user_main_id
     from bridges
-    left join excluded on excluded.node_key = bridges.node_key
+    left join excluded on bridges.node_key = excluded.node_key
     left join stitcher
-        on stitcher.other_id = bridges.other_id
-        and stitcher.other_id_type = bridges.other_id_type
+        on
+            bridges.other_id = stitcher.other_id
+            and bridges.other_id_type = stitcher.other_id_type
 
 )
 

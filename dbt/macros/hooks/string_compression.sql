@@ -1,8 +1,7 @@
 {#- DuckDB's string compression (dict_fsst), set by each model's pre-hook (dbt_project.yml) from
     its meta.string_compression (default true). The stitching layer turns it off: its tables are
-    tens of millions of random ids and hashes, which compress little and make every write about 2x
-    slower (stitcher and node tables at 10M edges); every other layer keeps it, which shrinks its
-    tables 3x. Each model sets what it needs rather than a post-hook restoring it: with two dbt
+    random ids and hashes, which compress little and make every write markedly slower; every other
+    layer keeps it, which shrinks its tables severalfold (docs/benchmarks.md). Each model sets what it needs rather than a post-hook restoring it: with two dbt
     threads, a neighbour's restore would land in the middle of a running model. The setting only
     decides how new data is written, never what can be read. Snowflake compresses on its own. -#}
 

@@ -1,4 +1,5 @@
-{#- Both SDKs land the same columns; one definition stages either. -#}
+{#- Both SDKs land the same columns; one definition stages either (the base_rudderstack__identifies_*
+    models). -#}
 {% macro stage_identifies(source_table, sdk) %}
 with source as (
 
@@ -23,8 +24,8 @@ renamed as (
 
 ),
 
--- The loader quarantines an event id carrying different values; what repeats here is the
--- same event delivered twice (at-least-once delivery), and one copy is kept.
+{#- The loader quarantines an event id carrying different values; what repeats here is the
+    same event delivered twice (at-least-once delivery), and one copy is kept. #}
 final as (
 
     select * from renamed

@@ -8,9 +8,10 @@
     nullif(trim({{ column }}, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160)), '')
 {%- endmacro %}
 
-{#- DuckDB's trim() with a character set is ~3x slower than a regex test on each end, and nearly
-    every id is already clean: only values that start or end with one of those characters (or are
-    empty) pay for the trim. Same result as the default, value for value. -#}
+{#- DuckDB's trim() with a character set is much slower than a regex test on each end
+    (docs/benchmarks.md), and nearly every id is already clean: only values that start or end with
+    one of those characters (or are empty) pay for the trim. Same result as the default, value for
+    value. -#}
 {% macro duckdb__clean_string(column) -%}
     case
         when {{ column }} = ''

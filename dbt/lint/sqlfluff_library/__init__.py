@@ -1,0 +1,120 @@
+"""Stand-ins for dbt's context and this project's macros, for sqlfluff's jinja templater.
+
+sqlfluff renders each model with plain Jinja (no dbt, no warehouse connection); everything a model
+calls besides sqlfluff's own dbt builtins (ref, source, config, is_incremental, this, return) is
+defined here and renders valid DuckDB SQL close to what the real macro produces. Only the shape of
+the SQL matters to the linter: rules skip templated code. Loaded through library_path in
+../../.sqlfluff; every public name of this module is a name in the Jinja context.
+"""
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import yaml
+
+_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project.yml"
+_ENV_DEFAULT = re.compile(r"env_var\(\s*'[^']*'\s*,\s*'([^']*)'\s*\)")
+
+
+def _project_vars() -> dict:
+    """The vars of dbt_project.yml, with env_var(name, default) replaced by its default."""
+    values = yaml.safe_load(_PROJECT.read_text()).get("vars", {}) or {}
+    resolved = {}
+    for name, value in values.items():
+        if isinstance(value, str) and "env_var(" in value:
+            match = _ENV_DEFAULT.search(value)
+            value = match.group(1) if match else ""
+        resolved[name] = value
+    return resolved
+
+
+_VARS = _project_vars()
+
+
+def var(name, default=None):
+    """dbt's var(): the project's value (env_var defaults applied), else the default given."""
+    return _VARS.get(name, default if default is not None else "")
+
+
+def env_var(name, default=""):
+    """dbt's env_var(): the default (linting never depends on the environment)."""
+    return default
+
+
+def _hash(expression):
+    return f"md5(cast({expression} as varchar))"
+
+
+dbt = SimpleNamespace(
+    type_string=lambda: "varchar",
+    type_bigint=lambda: "bigint",
+    type_float=lambda: "float",
+    hash=_hash,
+    concat=lambda parts: " || ".join(parts),
+    datediff=lambda first, second, part: f"date_diff('{part}', {first}, {second})",
+    current_timestamp=lambda: "current_timestamp",
+)
+
+exceptions = SimpleNamespace(raise_compiler_error=lambda message="": "", warn=lambda message="": "")
+
+
+# --- macros/staging -------------------------------------------------------------------------------
+def clean_string(column):
+    return f"nullif(trim({column}), '')"
+
+
+def clean_id(column):
+    return clean_string(column)
+
+
+def keep_latest_landed(key):
+    return (
+        f"qualify row_number() over (\n        partition by {key}"
+        " order by landed_file_name desc, landed_row_number desc\n    ) = 1"
+    )
+
+
+def stage_identifies(source_table, sdk):
+    return f"select\n    *,\n    '{sdk}' as source_sdk\nfrom rudderstack_{source_table}\n"
+
+
+# --- macros/stitching ------------------------------------------------------------------------------
+def stitch_hash_mask():
+    return 2 ** 62 - 1
+
+
+def stitch_node_hash(id_column, id_type):
+    return f"cast(hash({id_column}, {id_type}) & {stitch_hash_mask()} as bigint)"
+
+
+def stitch_string_literal(value):
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+# --- macros/marts and macros/utils -------------------------------------------------------------------
+def reference_date():
+    return "current_date"
+
+
+def delete_vanished_rows(key, upstream):
+    return ""
+
+
+def regex_search(column, pattern):
+    return f"regexp_matches({column}, {stitch_string_literal(pattern)})"
+
+
+def type_double():
+    return "double"
+
+
+def safe_divide(numerator, denominator):
+    return (
+        f"case when ({denominator}) = 0 then null"
+        f" else cast(({numerator}) as double) / ({denominator}) end"
+    )
+
+
+def row_fingerprint(columns):
+    return f"cast(hash({', '.join(columns)}) as varchar)"
