@@ -31,7 +31,7 @@ help:
 	@echo "make run    - set up and run the customer_360 DAG end to end on DuckDB (NUM_CUSTOMERS=$(NUM_CUSTOMERS))"
 	@echo "make run-fakesnow - the same DAG on the Snowflake target, on a local Snowflake emulator"
 	@echo "make test   - set up and run the tests"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff (Python) and sqlfluff (dbt models)"
 
 # The venv holds what the image runs and the tools to test, lint and benchmark it.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -77,6 +77,7 @@ test-quick: setup
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	cd dbt && $(BIN)/sqlfluff lint models
 
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)

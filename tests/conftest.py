@@ -115,3 +115,12 @@ def _reads_only_its_own_files(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     read = repository_bounds.outside_reads[before:]
     assert not read, f"read outside the repository (a user's clone has no such files): {sorted(set(read))}"
+
+
+# What dbt's stitching.int_profile_sizes holds, for fixtures that write a stitcher table by hand.
+PROFILE_SIZES_SQL = """
+    select user_main_id, count(*) as id_count,
+           count(case when other_id_type = 'user_id' then 1 end) as user_id_count,
+           count(case when other_id_type = 'anonymous_id' then 1 end) as anonymous_id_count
+    from stitching.user_id_stitcher group by user_main_id
+"""

@@ -234,7 +234,7 @@ Node = tuple[str, str]  # (other_id_type, other_id)
 
 
 def _clean(value: str | None) -> str | None:
-    # as macros/clean_id.sql: surrounding space, tab, newlines and no-break space go; blank -> null
+    # as macros/staging/clean_id.sql: surrounding space, tab, newlines and no-break space go; blank -> null
     if value is None:
         return None
     value = value.strip(" \t\n\x0b\x0c\r\xa0")

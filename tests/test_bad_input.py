@@ -201,7 +201,7 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnectio
 
 def test_exact_duplicate_event_is_staged_once(staged) -> None:
     raw = staged.execute("select count(*) from raw.identifies_js where id = 'dup1'").fetchone()[0]
-    stg = staged.execute("select count(*) from staging.stg_rudderstack__identifies_js "
+    stg = staged.execute("select count(*) from staging.base_rudderstack__identifies_js "
                          "where event_id = 'dup1'").fetchone()[0]
     assert (raw, stg) == (2, 1)
 
@@ -215,7 +215,7 @@ def test_unknown_references_are_kept_and_flagged_by_a_warn_test(staged) -> None:
 
 
 def test_whitespace_ids_become_null_and_stay_out_of_the_graph(staged) -> None:
-    rows = staged.execute("select event_id, anonymous_id, user_id from staging.stg_rudderstack__identifies_js "
+    rows = staged.execute("select event_id, anonymous_id, user_id from staging.base_rudderstack__identifies_js "
                           "where event_id like 'ws%' order by 1").fetchall()
     assert [(r[1], r[2]) for r in rows] == [(None, "u1"), ("a2", None)]
     graph_ids = {r[0] for r in staged.execute("select other_id from stitching.user_id_stitcher").fetchall()}

@@ -15,6 +15,7 @@ from include.orchestration.pipeline_config import load_pipeline_config
 from include.quality import checks, run_facts
 from include.quality.gate import GateFailed, run_gate
 from include.quality.report import size_buckets
+from tests.conftest import PROFILE_SIZES_SQL
 
 THRESHOLDS = load_pipeline_config().gate
 REFERENCE = (datetime(2026, 11, 1, tzinfo=UTC), "test")
@@ -51,6 +52,7 @@ def build_warehouse(con: duckdb.DuckDBPyConnection, run_id: str = RUN, *, reject
         from (select unnest($sizes) as size, generate_subscripts($sizes, 1) as i) as c,
              range(c.size) as t(k)
     """, {"sizes": clusters})
+    con.execute(f"create or replace table stitching.int_profile_sizes as {PROFILE_SIZES_SQL}")
     con.execute("create or replace table stitching.excluded_ids as select 'x' || range as other_id, "
                 f"'anonymous_id' as other_id_type, 'super_connector' as reason from range({excluded})")
     con.execute(f"create or replace table raw.orders as select range as id from range({orders})")

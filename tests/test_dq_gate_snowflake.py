@@ -30,7 +30,7 @@ from include.orchestration.pipeline_config import load_pipeline_config
 from include.quality.gate import GateFailed, run_gate
 from include.warehouse import connect_warehouse
 from include.warehouse.db import Db
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROFILE_SIZES_SQL, PROJECT_ROOT
 
 CONNECTION = {
     "conn_type": "snowflake", "login": "c360_loader", "password": "fakesnow-ignores-it", "schema": "public",
@@ -67,7 +67,7 @@ def seed(db: Db, run_id: str = RUN, *, clusters: list[int] = HEALTHY_CLUSTERS, o
     db.script([
         *AUDIT_DDL,
         *(f"create schema if not exists {s}" for s in ("staging", "stitching", "marts", "analytics")),
-        # The columns dbt/macros/record_run_results.sql creates.
+        # The columns dbt/macros/hooks/record_run_results.sql creates.
         """create table if not exists audit.dbt_results (airflow_run_id varchar, invocation_id varchar,
             unique_id varchar, resource_type varchar, node_name varchar, layer varchar, status varchar,
             failures bigint, execution_seconds double precision, message varchar, recorded_at timestamp)""",
@@ -99,6 +99,7 @@ def seed(db: Db, run_id: str = RUN, *, clusters: list[int] = HEALTHY_CLUSTERS, o
     db.execute_many("insert into stitching.user_id_stitcher values (?, ?, ?)", [
         (f"m{p}", f"id{p}_{k}", "user_id" if k % 2 == 0 else "anonymous_id")
         for p, size in enumerate(clusters) for k in range(size)])
+    db.execute(f"create or replace table stitching.int_profile_sizes as {PROFILE_SIZES_SQL}")
     db.execute_many("insert into stitching.excluded_ids values (?, 'anonymous_id', 'super_connector')",
                     [(f"x{i}",) for i in range(3)])
     db.execute("insert into staging.stg_rudderstack__identifies values (?)", (newest,))

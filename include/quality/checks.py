@@ -136,22 +136,22 @@ def check_sources(db: Db, facts: RunFacts, rejected_share: dict) -> list[Check]:
     return checks
 
 
+# One row per profile with its id counts, built by the stitching layer for marts, QA models and the gate.
+PROFILE_SIZES = "stitching.int_profile_sizes"
+
+
 def cluster_sizes(db: Db) -> list[tuple[int, int, int]]:
     """(ids, user_ids, anonymous_ids) per profile of the identity graph."""
     return [tuple(int(n) for n in row) for row in db.rows(
-        """
-        select count(*), count(case when other_id_type = 'user_id' then 1 end),
-               count(case when other_id_type = 'anonymous_id' then 1 end)
-        from stitching.user_id_stitcher group by user_main_id
-        """
+        f"select id_count, user_id_count, anonymous_id_count from {PROFILE_SIZES}"
     )]
 
 
 def check_stitching(db: Db, facts: RunFacts, spec: dict) -> list[Check]:
     """Profile-size health: a giant or fast-growing cluster usually means a filter missed a shared id."""
-    if not db.table_exists("stitching.user_id_stitcher"):
-        return [Check("stitching:identity_graph", "stitching", "fail", None, "table exists",
-                      "stitching.user_id_stitcher is missing")]
+    for table in ("stitching.user_id_stitcher", PROFILE_SIZES):
+        if not db.table_exists(table):
+            return [Check("stitching:identity_graph", "stitching", "fail", None, "table exists", f"{table} is missing")]
     sizes = cluster_sizes(db)
     if not sizes:
         return [Check("stitching:identity_graph", "stitching", "fail", 0.0, "> 0 profiles",
@@ -161,10 +161,7 @@ def check_stitching(db: Db, facts: RunFacts, spec: dict) -> list[Check]:
     limit = int(spec.get("profile_user_ids_limit", 5))
     crowded = sum(1 for s in sizes if s[1] > limit)
     share = crowded / len(sizes)
-    top = db.scalar(
-        "select user_main_id from stitching.user_id_stitcher group by user_main_id order by count(*) desc, "
-        "user_main_id limit 1"
-    )
+    top = db.scalar(f"select user_main_id from {PROFILE_SIZES} order by id_count desc, user_main_id limit 1")
     largest_spec, median_spec, share_spec = (spec["largest_cluster_ids"], spec["median_cluster_ids"],
                                              spec["share_profiles_over_user_id_limit"])
     return [

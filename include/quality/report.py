@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from include.quality.checks import Check, cluster_sizes, format_number
+from include.quality.checks import PROFILE_SIZES, Check, cluster_sizes, format_number
 from include.warehouse.db import Db
 
 # Types both DuckDB and Snowflake know (Snowflake: double = float, timestamp = timestamp_ntz).
@@ -41,7 +41,7 @@ def record(db: Db, run_id: str, checks: list[Check]) -> None:
     """Replace this run's gate rows, so a re-run of the gate leaves one row per check."""
     now = datetime.now(UTC).replace(tzinfo=None)
     db.script(RESULTS_DDL)
-    sizes = [s[0] for s in cluster_sizes(db)] if db.table_exists("stitching.user_id_stitcher") else []
+    sizes = [s[0] for s in cluster_sizes(db)] if db.table_exists(PROFILE_SIZES) else []
     rows = [(run_id, c.check_name, c.layer, c.status,
              None if c.observed_value is None or not math.isfinite(c.observed_value) else c.observed_value,
              c.threshold, c.detail, now, c.baseline_value, c.baseline_run_id) for c in checks]
