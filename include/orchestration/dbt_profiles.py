@@ -148,6 +148,10 @@ def dbt_env_vars(target: str | None = None) -> dict[str, str]:
     env = {"C360_DBT_TARGET": DBT_TARGETS[target]}
     if target == "duckdb":
         env["C360_DUCKDB_PATH"] = str(settings.duckdb_path())
+    else:
+        # Unit tests check model logic on fixed inputs: they run on DuckDB in development and CI, and
+        # production builds skip them (dbt's advice; they would only spend warehouse credits).
+        env["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test"
     return env
 
 

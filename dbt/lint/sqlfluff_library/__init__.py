@@ -88,7 +88,7 @@ def stitch_node_hash(id_column, id_type):
     return f"cast(hash({id_column}, {id_type}) & {stitch_hash_mask()} as bigint)"
 
 
-def stitch_string_literal(value):
+def sql_string_literal(value):
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -102,7 +102,7 @@ def delete_vanished_rows(key, upstream):
 
 
 def regex_search(column, pattern):
-    return f"regexp_matches({column}, {stitch_string_literal(pattern)})"
+    return f"regexp_matches({column}, {sql_string_literal(pattern)})"
 
 
 def type_double():

@@ -25,16 +25,16 @@
             {% for r in results -%}
                 {%- set path = r.node.original_file_path.split('/') -%}
                 (
-                    '{{ var("airflow_run_id", "") | replace("'", "''") }}',
-                    '{{ invocation_id }}',
-                    '{{ r.node.unique_id }}',
-                    '{{ r.node.resource_type }}',
-                    '{{ r.node.name }}',
-                    '{{ path[1] if path[0] == "models" and path | length > 2 else "" }}',
-                    '{{ r.status }}',
+                    {{ sql_string_literal(var("airflow_run_id", "")) }},
+                    {{ sql_string_literal(invocation_id) }},
+                    {{ sql_string_literal(r.node.unique_id) }},
+                    {{ sql_string_literal(r.node.resource_type) }},
+                    {{ sql_string_literal(r.node.name) }},
+                    {{ sql_string_literal(path[1] if path[0] == "models" and path | length > 2 else "") }},
+                    {{ sql_string_literal(r.status) }},
                     {{ r.failures if r.failures is not none else 'null' }},
                     {{ r.execution_time | round(3) }},
-                    '{{ (r.message or "") | replace("'", "''") | truncate(1000) }}',
+                    {{ sql_string_literal((r.message or "") | truncate(1000)) }},
                     {{ dbt.current_timestamp() }}
                 ){{ "," if not loop.last }}
             {% endfor %}

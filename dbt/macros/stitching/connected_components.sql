@@ -310,9 +310,9 @@ select node_key, component_key from roots
       values
       {% for r in rounds -%}
       (
-          '{{ var("airflow_run_id", "") | string | replace("'", "''") }}',
-          '{{ invocation_id }}',
-          '{{ this.identifier }}',
+          {{ sql_string_literal(var("airflow_run_id", "")) }},
+          {{ sql_string_literal(invocation_id) }},
+          {{ sql_string_literal(this.identifier) }},
           {{ r.round_number }},
           {{ (nodes if r.round_number == 1 else r.nodes) if (nodes if r.round_number == 1 else r.nodes) is not none else 'null' }},
           {{ r.edges }},

@@ -6,9 +6,9 @@
 {%- endmacro %}
 
 {% macro default__regex_search(column, pattern) -%}
-    regexp_matches({{ column }}, {{ stitch_string_literal(pattern) }})
+    regexp_matches({{ column }}, {{ sql_string_literal(pattern) }})
 {%- endmacro %}
 
 {% macro snowflake__regex_search(column, pattern) -%}
-    regexp_instr({{ column }}, {{ stitch_string_literal(pattern) }}) > 0
+    regexp_instr({{ column }}, {{ sql_string_literal(pattern) }}) > 0
 {%- endmacro %}

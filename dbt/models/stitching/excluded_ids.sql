@@ -65,7 +65,7 @@ id_rules as (
         case
             {%- for pattern in patterns %}
             when {{ regex_search('nodes.other_id', pattern) }}
-                then {{ stitch_string_literal('matches ' ~ pattern) }}
+                then {{ sql_string_literal('matches ' ~ pattern) }}
             {%- endfor %}
         end as bot_detail
         {%- else %}

@@ -38,7 +38,7 @@ profile_totals as (
 final as (
 
     select
-        {{ stitch_string_literal(var('airflow_run_id', '')) }} as airflow_run_id,
+        {{ sql_string_literal(var('airflow_run_id', '')) }} as airflow_run_id,
         profile_totals.*,
         excluded_totals.excluded_ids,
         {{ dbt.current_timestamp() }} as measured_at

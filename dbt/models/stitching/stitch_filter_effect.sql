@@ -27,7 +27,7 @@ rules as (
     select
         'bot_pattern' as reason,
         2 as rule_order,
-        {{ stitch_string_literal('matches one of ' ~ var('stitch_bot_id_patterns') | join(' | ')) }}
+        {{ sql_string_literal('matches one of ' ~ var('stitch_bot_id_patterns') | join(' | ')) }}
             as rule
 
     union all
