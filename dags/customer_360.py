@@ -46,7 +46,8 @@ with DAG(
     max_active_runs=1,
     params=dag_params(),
     # On-call: every task's final failure alerts (include/oncall/callbacks.py); a retried try does not.
-    default_args={"owner": "data-platform", "on_failure_callback": callbacks.task_failed},
+    # Retries are set per task: loads and layers from pipeline.yml, the rest never retried.
+    default_args={"owner": "data-platform", "retries": 0, "on_failure_callback": callbacks.task_failed},
     on_failure_callback=callbacks.run_failed,
     deadline=callbacks.run_deadline(CONFIG.gate.get("alerts", {})),
     tags=["customer-360", "dbt", "cosmos", "identity-stitching"],
