@@ -36,6 +36,10 @@ from include.loading.rules import (
 
 __all__ = ["DATA_SUFFIXES", "FileResult", "LoadError", "load_all", "load_source"]
 
+# The framing below (scans, header, unreadable files, parser rejects and record numbers) is also how
+# the Snowflake loader reads a file before shipping it: both targets see the same records and give a
+# structurally bad one the same reason.
+
 log = logging.getLogger(__name__)
 
 # Large enough for a 10 MB single field; DuckDB rejects longer records instead of failing the file.
@@ -54,6 +58,48 @@ CSV_SCAN = f"""read_csv($path, all_varchar = true, header = true, delim = ',', q
 # Parquet numbers its rows itself (from 0), so its reads need no order and run fully parallel.
 PARQUET_SCAN = """(select columns(* exclude (file_row_number))::varchar, file_row_number + 1 as _file_row
     from read_parquet($path, file_row_number = true))"""
+# One row per record the CSV reader rejected (after a scan with CSV_SCAN): its number among the data
+# records (DuckDB numbers the header as line 1), the reason and the line. One bad record may report
+# several errors: the first by column names it.
+PARSER_REJECTS = """
+    select line - 1 as data_row,
+           arg_min(error_type || ': ' || error_message, column_idx) as reason,
+           any_value(csv_line) as raw_record
+    from _reject_errors group by line
+"""
+
+
+def is_parquet(path: Path) -> bool:
+    return path.suffix.lower() == ".parquet"
+
+
+def scan_of(path: Path) -> str:
+    """The table function reading a data file as text (the path is bound as $path)."""
+    return PARQUET_SCAN if is_parquet(path) else CSV_SCAN
+
+
+def file_header(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """The file's column names, as its scan reads them."""
+    header = [row[0] for row in con.execute(f"describe select * from {scan_of(path)}", {"path": str(path)}).fetchall()]
+    if is_parquet(path):
+        header.remove("_file_row")
+    return header
+
+
+def numbered(kept: str) -> str:
+    """A query numbering kept CSV records in the file: `kept` selects rows with their `ordinal`
+    among the records the reader kept (from 1); the result adds `file_row`, that ordinal plus the
+    records it rejected before (their data_row in table _rejects)."""
+    return f"""
+        with kept as ({kept}),
+        rejected as (
+            select data_row - row_number() over (order by data_row) as kept_before,
+                   row_number() over (order by data_row) as rejects_before
+            from _rejects
+        )
+        select kept.*, ordinal + coalesce(rejects_before, 0) as file_row
+        from kept asof left join rejected on kept.ordinal > rejected.kept_before
+    """
 
 
 @contextmanager
@@ -84,11 +130,11 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Source, source_dir: Path
     for statement in audit_ddl(DUCKDB):
         con.execute(statement)
     # Probed before the transaction: a failed statement would abort it.
-    unreadable = {path: _unreadable(con, path) for path in files}
+    unreadable_files = {path: unreadable(con, path) for path in files}
     with _settings(con, memory_limit=MEMORY_LIMIT):
         con.execute("begin transaction")
         try:
-            results = _load_files(con, source, files, unreadable, table, {"run_id": run_id, "now": now})
+            results = _load_files(con, source, files, unreadable_files, table, {"run_id": run_id, "now": now})
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -150,7 +196,7 @@ def _load_files(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path
     return results
 
 
-def _unreadable(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
+def unreadable(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
     """Why a file cannot be read as a data file at all, or None when it can."""
     why = unsupported(path)
     if why is None and path.suffix.lower() == ".parquet":
@@ -206,13 +252,11 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path, table
     records into _rejected; returns the number of records in the file."""
     if path.stat().st_size == 0:
         return 0
-    parquet = path.suffix.lower() == ".parquet"
-    scan = PARQUET_SCAN if parquet else CSV_SCAN
+    parquet = is_parquet(path)
+    scan = scan_of(path)
     params = {"path": str(path)}
     try:
-        header = [row[0] for row in con.execute(f"describe select * from {scan}", params).fetchall()]
-        if parquet:
-            header.remove("_file_row")
+        header = file_header(con, path)
         check_header(source, path.name, header)
         for extra in header:
             if extra not in source.column_names:
@@ -236,15 +280,7 @@ def _number_csv_rows(con: duckdb.DuckDBPyConnection, table: str, file_name: str)
     """Give the rows a CSV file just added their record numbers, counting the records the parser
     rejected (those go to _rejected); returns how many it rejected."""
     # DuckDB numbers records with the header as 1; one bad record may report several errors.
-    con.execute(
-        """
-        create or replace temp table _rejects as
-        select line - 1 as data_row,
-               arg_min(error_type || ': ' || error_message, column_idx) as reason,
-               any_value(csv_line) as raw_record
-        from _reject_errors group by line
-        """
-    )
+    con.execute(f"create or replace temp table _rejects as {PARSER_REJECTS}")
     con.execute("insert into _rejected select $f, data_row, reason, raw_record from _rejects", {"f": file_name})
     rejects = con.execute("select count(*) from _rejects").fetchone()[0]
     base = con.execute(f"select min(rowid) - 1 from {table} where _row_number is null").fetchone()[0]
@@ -256,21 +292,8 @@ def _number_csv_rows(con: duckdb.DuckDBPyConnection, table: str, file_name: str)
     con.execute(
         f"""
         update {table} set _row_number = numbered.file_row
-        from (
-            with kept as (
-                select rowid as rid, rowid - $base as ordinal from {table} where _row_number is null
-            ),
-            rejected as (
-                select data_row - row_number() over (order by data_row) as kept_before,
-                       row_number() over (order by data_row) as rejects_before
-                from _rejects
-            ),
-            final as (
-                select rid, ordinal + coalesce(rejects_before, 0) as file_row
-                from kept asof left join rejected on kept.ordinal > rejected.kept_before
-            )
-            select * from final
-        ) as numbered
+        from ({numbered(f"select rowid as rid, rowid - $base as ordinal from {table} where _row_number is null")})
+            as numbered
         where {table}.rowid = numbered.rid
         """,
         {"base": base},

@@ -2,35 +2,46 @@
 
 The same contract as include/loading/duckdb_loader.py (DuckDB), with the same rules (include/loading/rules.py, in
 Snowflake's SQL): every file lands as text, is checked against the contract in SQL and split into
-typed rows (raw.<source>) and rejected rows with a reason (audit.rejected_rows); audit.load_batches
-gets rows_read = rows_loaded + rows_rejected per file; the last file (by name), last row wins for a
-primary key; a source is replaced in one transaction.
+typed rows (raw.<source>) and rejected rows with a reason (audit.rejected_rows); the last file (by
+name), last row wins for a primary key; a source is replaced in one transaction.
 
-Landing, per file, through the Airflow Snowflake provider's hook:
-  1. PUT the file to a temporary internal stage (the session's own; gone when it ends).
-  2. COPY INTO a temporary text table shaped like the file's header, selecting
-     METADATA$FILE_ROW_NUMBER so "last row wins" and the audit can name rows; ON_ERROR = CONTINUE
-     skips rows the parser rejects instead of failing the file.
-  3. Recover the rejected rows with a plain COPY ... VALIDATION_MODE = RETURN_ALL_ERRORS against a
-     table of the header's columns. VALIDATE(table, job_id => ...) would be the usual way, but
-     Snowflake refuses VALIDATE for a COPY that selects (transforms), and step 2 must select to get
-     row numbers; the validation COPY also applies the column-count check a selecting COPY skips.
-Steps 1-3 are `StageLander`; everything after works on the landed tables in plain SQL, so the tests
-run it on fakesnow with a lander that INSERTs (fakesnow has no stages, PUT or COPY).
+Per file:
+  1. Frame it locally with the DuckDB loader's own reader (duckdb_loader.scan_of: the same CSV parser,
+     so the same records and the same reasons for structurally bad ones - MISSING COLUMNS, TOO MANY
+     COLUMNS, INVALID ENCODING - and the same verdict on unreadable files). The parsed records go to a
+     local Parquet file as text (columns c1..cN) with their number in the file (_row_number); the
+     parser's rejects to a second one. rows_read = parsed + parser-rejected is counted HERE, from the
+     file, independently of what the warehouse ends up holding.
+  2. PUT both to a temporary internal stage and COPY them INTO temporary text tables, selecting
+     $1:"cI"::varchar (Parquet of strings has nothing to reject) with ON_ERROR = ABORT_STATEMENT. The
+     COPY's own result must say LOADED with rows_loaded == the records framed, or the load fails
+     naming source and file.
+  3. Check, type and quarantine in SQL (rules.py), drop conflicting duplicates, publish.
+     rows_loaded and rows_rejected are counted from the tables, so a record lost anywhere after step 1
+     shows as rows_read != rows_loaded + rows_rejected, which the gate's reconcile:<source> fails.
+
+Only what both Snowflake and the fakesnow emulator (the tests) run is used: PUT ... AUTO_COMPRESS =
+FALSE, COPY from @stage/<path> (no FILES =, no PATTERN), a transforming select of Parquet fields by
+name (no METADATA$FILE_ROW_NUMBER, no MATCH_BY_COLUMN_NAME), ON_ERROR = ABORT_STATEMENT (no
+CONTINUE, no VALIDATION_MODE). The tests run exactly this code against the emulator.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-from collections.abc import Iterable, Sequence
+import shutil
+import tempfile
+import uuid
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+import duckdb
 
 from include.contracts import Source
+from include.loading import duckdb_loader
 from include.loading.rules import (
     SNOWFLAKE,
     FileResult,
@@ -40,162 +51,156 @@ from include.loading.rules import (
     conflicts_select,
     file_head,
     reason,
-    unsupported,
 )
 
 log = logging.getLogger(__name__)
 
 SNOWFLAKE_TYPES = SNOWFLAKE.types
 AUDIT_DDL = audit_ddl(SNOWFLAKE)
-
-# Strict RFC 4180 CSV: a record with too few or too many fields is an error (ERROR_ON_COLUMN_COUNT_MISMATCH),
-# bytes that are not UTF-8 are an error rather than silently replaced, '\N' is data, not null.
-CSV_FORMAT = (
-    "type = csv field_delimiter = ',' skip_header = 1 field_optionally_enclosed_by = '\"' "
-    "escape_unenclosed_field = none encoding = 'UTF8' replace_invalid_characters = false "
-    "error_on_column_count_mismatch = true skip_byte_order_mark = true empty_field_as_null = true null_if = ()"
-)
-PARQUET_FORMAT = "type = parquet binary_as_text = true"
+STAGE = "c360_landing"
+# The parser rejects' Parquet fields (and _rejected's columns) with their types.
+REJECT_FIELDS = (("file_name", "varchar"), ("row_number", "number"), ("reason", "varchar"), ("raw_record", "varchar"))
 
 q = SNOWFLAKE.q
 literal = SNOWFLAKE.literal
 joined_reasons = SNOWFLAKE.joined_reasons
 
 
-def read_header(path: Path) -> list[str]:
-    """Column names of a data file, read locally (PUT uploads bytes; COPY needs the names first)."""
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-        return next(csv.reader(handle), [])
+# --- 1. framing: the file, read locally as the DuckDB loader reads it -------------------------------
 
 
-def unreadable(path: Path) -> str | None:
-    """Why a file cannot be loaded as data at all, or None (the DuckDB loader asks DuckDB instead)."""
-    why = unsupported(path)
-    if why is None and path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
+@dataclass
+class Framed:
+    """One landing file as read locally: what is shipped, and how many records it holds."""
 
-        try:
-            pq.read_metadata(path)
-        except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
-            return f"not a readable Parquet file: {str(exc).splitlines()[0]}"
-    return why
+    path: Path
+    header: list[str] = field(default_factory=list)
+    records: Path | None = None  # Parquet: c1..cN as text + _row_number
+    parsed: int = 0
+    rejects: Path | None = None  # Parquet: file_name, row_number, reason, raw_record
+    rejected: int = 0
+    unreadable: str | None = None  # why the file is not data at all (quarantined whole as row 0)
+
+    @property
+    def rows_read(self) -> int:
+        return 1 if self.unreadable else self.parsed + self.rejected
 
 
-# --- landing: file -> temporary text table -------------------------------------------------------
+def frame(con: duckdb.DuckDBPyConnection, path: Path, work: Path) -> Framed:
+    """Read one landing file with the DuckDB loader's scan; write its records (and parser rejects)
+    as Parquet files under `work`."""
+    why = duckdb_loader.unreadable(con, path)
+    if why:
+        return Framed(path, unreadable=why)
+    if path.stat().st_size == 0:
+        return Framed(path)
+    scan, params = duckdb_loader.scan_of(path), {"path": str(path)}
+    stem = work / uuid.uuid4().hex
+    records = stem.with_suffix(".records.parquet")
+    try:
+        header = duckdb_loader.file_header(con, path)
+        cols = ", ".join(f"{duckdb_loader.q(h)} as c{i}" for i, h in enumerate(header, 1))
+        if duckdb_loader.is_parquet(path):  # Parquet numbers its rows itself and has no parser rejects
+            con.execute(f"copy (select {cols}, _file_row as _row_number from {scan}) to '{records}' "
+                        "(format parquet)", params)
+            return Framed(path, header, records, _parquet_rows(con, records))
+        # The records in file order, then numbered counting the parser's rejects before each.
+        kept = stem.with_suffix(".kept.parquet")
+        con.execute("drop table if exists _reject_errors; drop table if exists _reject_scans")
+        con.execute("set preserve_insertion_order = true")
+        con.execute(f"copy (select {cols} from {scan}) to '{kept}' (format parquet)", params)
+        con.execute(f"create or replace temp table _rejects as {duckdb_loader.PARSER_REJECTS}")
+        rejected = con.execute("select count(*) from _rejects").fetchone()[0]
+        ordinal = (f"select * exclude (file_row_number), file_row_number + 1 as ordinal "
+                   f"from read_parquet('{kept}', file_row_number = true)")
+        fields = ", ".join(f"c{i}" for i in range(1, len(header) + 1))
+        con.execute(f"copy (select {fields}, file_row as _row_number from ({duckdb_loader.numbered(ordinal)})) "
+                    f"to '{records}' (format parquet)")
+        framed = Framed(path, header, records, _parquet_rows(con, records), rejected=rejected)
+        if rejected:
+            framed.rejects = stem.with_suffix(".rejects.parquet")
+            con.execute(f"copy (select $f as file_name, data_row as row_number, reason, raw_record from _rejects "
+                        f"order by data_row) to '{framed.rejects}' (format parquet)", {"f": path.name})
+        return framed
+    except duckdb.Error as exc:
+        raise LoadError(f"file {path.name!r} cannot be read: {exc}") from exc
 
 
-def land_table_ddl(table: str, header: Sequence[str], row_number: bool = True) -> str:
-    columns = [f"{q(h)} varchar" for h in header]
-    if row_number:
-        columns.append("_row_number number(38,0)")
+def _parquet_rows(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    return con.execute("select coalesce(sum(num_rows), 0) from parquet_file_metadata($p)",
+                       {"p": str(path)}).fetchone()[0]
+
+
+def frame_all(files: list[Path], work: Path) -> list[Framed]:
+    """Every file framed before Snowflake is touched: a file without a required column fails the
+    source before anything is written."""
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(f"set memory_limit = '{duckdb_loader.MEMORY_LIMIT}'")
+        con.execute(f"set temp_directory = '{work / 'spill'}'")
+        return [frame(con, path, work) for path in files]
+
+
+def _frame_source(source: Source, files: list[Path], work: Path) -> list[Framed]:
+    try:
+        framed = frame_all(files, work)
+    except LoadError as exc:
+        raise LoadError(f"source {source.name!r}: {exc}") from exc
+    for f in framed:
+        if f.header:
+            check_header(source, f.path.name, f.header)
+    return framed
+
+
+# --- 2. landing: framed Parquet -> temporary text table ----------------------------------------------
+
+
+def land_table_ddl(table: str, header: list[str]) -> str:
+    columns = [f"{q(h)} varchar" for h in header] + ["_row_number number(38,0)"]
     return f"create or replace temporary table {table} ({', '.join(columns)})"
 
 
-def put_sql(path: Path, stage: str) -> str:
-    # PUT takes a quoted file URI; single quotes in the path are escaped like any literal.
-    return f"put {literal('file://' + str(path.resolve()))} @{stage} auto_compress = true overwrite = true"
+def put_sql(local: Path, stage_path: str) -> str:
+    # PUT takes a quoted file URI; single quotes in the path are escaped like any literal. No compression:
+    # Parquet compresses itself, and the staged name stays the file's.
+    return f"put {literal('file://' + str(local.resolve()))} @{stage_path} auto_compress = false overwrite = true"
 
 
-def copy_sql(table: str, header: Sequence[str], stage: str, staged_name: str, parquet: bool) -> str:
-    """The load: every field as text plus the record's number in the file; bad records are skipped."""
-    if parquet:
-        fields = ['$1:"' + h.replace('"', '""') + '"::varchar' for h in header]
-        file_format = PARQUET_FORMAT
-    else:
-        fields = [f"${i}" for i in range(1, len(header) + 1)]
-        file_format = CSV_FORMAT
-    columns = ", ".join([*(q(h) for h in header), "_row_number"])
-    select = ", ".join([*fields, "metadata$file_row_number"])
-    return (
-        f"copy into {table} ({columns}) from (select {select} from @{stage}) "
-        f"files = ({literal(staged_name)}) file_format = ({file_format}) on_error = continue"
-    )
+def copy_sql(table: str, columns: list[str], stage_path: str, fields: list[tuple[str, str]]) -> str:
+    """COPY a staged Parquet file into `table`'s `columns`: its `fields` (name, type) by name."""
+    select = ", ".join('$1:"' + name.replace('"', '""') + '"::' + type_ for name, type_ in fields)
+    return (f"copy into {table} ({', '.join(columns)}) from (select {select} from @{stage_path}) "
+            "file_format = (type = parquet) on_error = abort_statement")
 
 
-def validation_sql(check_table: str, stage: str, staged_name: str) -> str:
-    """Every record the parser rejects, with its number and text (no rows are written)."""
-    return (
-        f"copy into {check_table} from @{stage} files = ({literal(staged_name)}) "
-        f"file_format = ({CSV_FORMAT}) validation_mode = return_all_errors"
-    )
+def ship(cur: Any, source: Source, framed: Framed, local: Path, stage_dir: str, table: str, columns: list[str],
+         fields: list[tuple[str, str]], expected: int) -> None:
+    """PUT one local Parquet file and COPY it into `table`; fails unless COPY loaded every record."""
+    cur.execute(put_sql(local, stage_dir))
+    staged = cur.fetchone()[1]  # PUT answers source, target, ...: target is the staged name
+    cur.execute(copy_sql(table, columns, f"{stage_dir}/{staged}", fields))
+    names = [d[0].lower() for d in cur.description]
+    copied = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    if not (len(copied) == 1 and copied[0].get("status") == "LOADED"
+            and int(copied[0].get("rows_loaded") or 0) == expected):
+        raise LoadError(f"source {source.name!r}: file {framed.path.name!r}: COPY into {table} did not load "
+                        f"the {expected} records framed from the file: {copied}")
 
 
-@dataclass(frozen=True)
-class Rejected:
-    row_number: int
-    reason: str
-    raw_record: str
+def land(cur: Any, source: Source, framed: Framed, table: str, stage_dir: str) -> None:
+    """The framed file in Snowflake: its records in `table` (header columns as text + _row_number),
+    its parser rejects appended to _rejected."""
+    cur.execute(land_table_ddl(table, framed.header))
+    if framed.parsed:
+        fields = [(f"c{i}", "varchar") for i in range(1, len(framed.header) + 1)] + [("_row_number", "number")]
+        ship(cur, source, framed, framed.records, stage_dir, table,
+             [*(q(h) for h in framed.header), "_row_number"], fields, framed.parsed)
+    if framed.rejected:
+        ship(cur, source, framed, framed.rejects, stage_dir, "_rejected", [n for n, _ in REJECT_FIELDS],
+             list(REJECT_FIELDS), framed.rejected)
 
 
-def rejected_from_validation(rows: Iterable[dict[str, Any]]) -> list[Rejected]:
-    """One rejected record per row number from VALIDATE / VALIDATION_MODE output (one record may
-    report several errors: the first, by column position, names it, as the DuckDB loader does)."""
-    first: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        row = {k.upper(): v for k, v in row.items()}
-        number = int(row["ROW_NUMBER"])
-        if number not in first or (row.get("CHARACTER") or 0) < (first[number].get("CHARACTER") or 0):
-            first[number] = row
-    return [
-        Rejected(n, f"{r.get('CATEGORY') or 'parse'}: {r['ERROR']}", r.get("REJECTED_RECORD") or "")
-        for n, r in sorted(first.items())
-    ]
-
-
-class Lander(Protocol):
-    def land(self, cur: Any, path: Path, header: list[str], table: str, rejects: str) -> None:
-        """Fill `table` (header columns as text + _row_number) with the file's parsable records and
-        `rejects` (file_name, row_number, reason, raw_record) with the rest."""
-
-
-class StageLander:
-    """PUT + COPY INTO + validation through a temporary stage (production)."""
-
-    stage = "c360_landing"
-
-    def __init__(self) -> None:
-        self._stage_ready = False
-
-    def land(self, cur: Any, path: Path, header: list[str], table: str, rejects: str) -> None:
-        if not self._stage_ready:
-            cur.execute(f"create temporary stage if not exists {self.stage}")
-            self._stage_ready = True
-        cur.execute(put_sql(path, self.stage))
-        # PUT answers source, target, ...: target is the staged name (with .gz when it compressed).
-        staged_name = cur.fetchone()[1]
-        parquet = path.suffix.lower() == ".parquet"
-        cur.execute(land_table_ddl(table, header))
-        cur.execute(copy_sql(table, header, self.stage, staged_name, parquet))
-        if parquet:  # Parquet has no record-level parse errors; values are cast as text.
-            return
-        check_table = f"{table}_check"
-        cur.execute(land_table_ddl(check_table, header, row_number=False))
-        cur.execute(validation_sql(check_table, self.stage, staged_name))
-        names = [d[0] for d in cur.description]
-        rejected = rejected_from_validation(dict(zip(names, row, strict=True)) for row in cur.fetchall())
-        record_rejects(cur, table, rejects, path.name, rejected)
-
-
-def record_rejects(cur: Any, table: str, rejects: str, file_name: str, rejected: list[Rejected]) -> None:
-    """Keep structural rejects, and take them out of the landed rows (a selecting COPY may have
-    loaded a record with the wrong number of fields)."""
-    if not rejected:
-        return
-    cur.executemany(
-        f"insert into {rejects} (file_name, row_number, reason, raw_record) values (%s, %s, %s, %s)",
-        [(file_name, r.row_number, r.reason, r.raw_record) for r in rejected],
-    )
-    cur.execute(
-        f"delete from {table} where _row_number in (select row_number from {rejects} where file_name = %s)",
-        (file_name,),
-    )
-
-
-# --- checking and publishing: plain SQL on the landed tables -------------------------------------
+# --- 3. checking and publishing: plain SQL on the landed tables -------------------------------------
 
 
 def checked_select(source: Source, header: list[str], land: str) -> str:
@@ -229,73 +234,75 @@ def conflicts_sql(source: Source, table: str) -> str:
     return f"create or replace temporary table _conflicts as {conflicts_select(SNOWFLAKE, source, table)}"
 
 
-def load_source_snowflake(
-    source: Source, source_dir: Path, run_id: str, hook: Any = None, lander: Lander | None = None
-) -> list[FileResult]:
+def load_source_snowflake(source: Source, source_dir: Path, run_id: str) -> list[FileResult]:
     """Reload raw.<source> from every data file under source_dir/<source>; returns per-file counts."""
-    if hook is None:
-        from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
+    from include.warehouse.snowflake import snowflake_hook
 
-        from include import settings
-
-        # A timestamp without an offset is UTC, as on DuckDB.
-        hook = SnowflakeHook(snowflake_conn_id=settings.snowflake_conn_id(), session_parameters={"TIMEZONE": "UTC"})
-    with closing(hook.get_conn()) as conn, closing(conn.cursor()) as cur:
-        return load_with_cursor(cur, source, source_dir, run_id, lander or StageLander())
+    with closing(snowflake_hook().get_conn()) as conn, closing(conn.cursor()) as cur:
+        return load_with_cursor(cur, source, source_dir, run_id)
 
 
-def load_with_cursor(cur: Any, source: Source, source_dir: Path, run_id: str, lander: Lander) -> list[FileResult]:
+def load_with_cursor(cur: Any, source: Source, source_dir: Path, run_id: str) -> list[FileResult]:
     folder = Path(source_dir) / source.name
     if not folder.is_dir():
         raise LoadError(f"source {source.name!r}: landing directory {folder} does not exist")
+    # Hidden files are writers' work in progress; everything else is accounted for.
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     now = datetime.now(UTC).replace(tzinfo=None)
     stamp = {"run_id": run_id, "now": now.isoformat(sep=" ")}
     raw, staged = f"raw.{source.name}", f"_staged_{source.name}"
+    work = Path(tempfile.mkdtemp(prefix=f"c360_frame_{source.name}_"))
+    try:
+        framed = _frame_source(source, files, work)
 
-    for statement in AUDIT_DDL:
-        cur.execute(statement)
-    cur.execute(raw_table_ddl(source, raw))
-    cur.execute(raw_table_ddl(source, staged, replace=True))
-    cur.execute(
-        "create or replace temporary table _rejected "
-        "(file_name varchar, row_number number(38,0), reason varchar, raw_record varchar)"
-    )
-    extras: list[str] = []
-    for index, path in enumerate(files):
-        why = unreadable(path)
-        if why:
-            _quarantine_file(cur, path, why)
-            continue
-        if path.stat().st_size == 0:
-            continue
-        header = read_header(path)
-        check_header(source, path.name, header)
-        land = f"_land_{index}"
-        lander.land(cur, path, header, land, "_rejected")
-        for extra in header:
-            if extra not in source.column_names and extra not in extras:
-                extras.append(extra)
-                for table in (staged, raw):
-                    cur.execute(f"alter table {table} add column if not exists {q(extra)} varchar")
-        cur.execute(f"create or replace temporary table _checked as {checked_select(source, header, land)}",
-                    {"file_name": path.name, **stamp})
-        names = ", ".join([*(q(c) for c in source.column_names), *(q(h) for h in header if h in extras),
-                           "_file_name", "_row_number", "_run_id", "_loaded_at"])
-        cur.execute(f"insert into {staged} ({names}) select {names} from _checked where _reason is null")
-        cur.execute("insert into _rejected (file_name, row_number, reason, raw_record) "
-                    "select _file_name, _row_number, _reason, _raw_record from _checked where _reason is not null")
+        for statement in AUDIT_DDL:
+            cur.execute(statement)
+        cur.execute(f"create temporary stage if not exists {STAGE}")
+        # A folder of its own on the (session's) stage for this load.
+        stage_dir = f"{STAGE}/{source.name}-{uuid.uuid4().hex[:12]}"
+        cur.execute(raw_table_ddl(source, raw))
+        cur.execute(raw_table_ddl(source, staged, replace=True))
+        cur.execute("create or replace temporary table _rejected "
+                    "(file_name varchar, row_number number(38,0), reason varchar, raw_record varchar)")
+        extras: list[str] = []
+        for index, f in enumerate(framed):
+            if f.unreadable:
+                _quarantine_file(cur, f.path, f.unreadable)
+                continue
+            if not f.header:  # an empty file
+                continue
+            table = f"_land_{index}"
+            land(cur, source, f, table, stage_dir)
+            for extra in f.header:
+                if extra not in source.column_names and extra not in extras:
+                    extras.append(extra)
+                    for t in (staged, raw):
+                        cur.execute(f"alter table {t} add column if not exists {q(extra)} varchar")
+            cur.execute(f"create or replace temporary table _checked as {checked_select(source, f.header, table)}",
+                        {"file_name": f.path.name, **stamp})
+            names = ", ".join([*(q(c) for c in source.column_names), *(q(h) for h in f.header if h in extras),
+                               "_file_name", "_row_number", "_run_id", "_loaded_at"])
+            cur.execute(f"insert into {staged} ({names}) select {names} from _checked where _reason is null")
+            cur.execute("insert into _rejected (file_name, row_number, reason, raw_record) "
+                        "select _file_name, _row_number, _reason, _raw_record from _checked where _reason is not null")
+            cur.execute(f"drop table if exists {table}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
     cur.execute(conflicts_sql(source, staged))
     cur.execute(f"delete from {staged} using _conflicts where {staged}._file_name = _conflicts.file_name "
                 f"and {staged}._row_number = _conflicts.row_number")
     cur.execute("insert into _rejected (file_name, row_number, reason, raw_record) "
                 "select file_name, row_number, reason, raw_record from _conflicts")
-    results = _counts(cur, source, staged, [p.name for p in files])
+    results = _counts(cur, source, staged, framed)
     _publish(cur, source, raw, staged, extras, results, stamp)
     for r in results:
-        log.info("%s/%s: read %d, loaded %d, rejected %d", r.source, r.file_name, r.rows_read, r.rows_loaded,
-                 r.rows_rejected)
+        if r.rows_read != r.rows_loaded + r.rows_rejected:
+            log.error("%s/%s does not reconcile: read %d, loaded %d, rejected %d", r.source, r.file_name,
+                      r.rows_read, r.rows_loaded, r.rows_rejected)
+        else:
+            log.info("%s/%s: read %d, loaded %d, rejected %d", r.source, r.file_name, r.rows_read, r.rows_loaded,
+                     r.rows_rejected)
     if not files:
         log.warning("source %s: no files in %s; raw.%s is empty", source.name, folder, source.name)
     return results
@@ -308,18 +315,14 @@ def _quarantine_file(cur: Any, path: Path, why: str) -> None:
     log.warning("%s: %s", path, why)
 
 
-def _counts(cur: Any, source: Source, staged: str, names: list[str]) -> list[FileResult]:
-    """Per file: loaded rows, rejected rows, and read = their sum over distinct record numbers (a
-    record is either loaded or rejected, exactly once)."""
+def _counts(cur: Any, source: Source, staged: str, framed: list[Framed]) -> list[FileResult]:
+    """Per file: read as framed from the file; loaded and rejected as counted in the tables."""
     cur.execute(f"select _file_name, count(*) from {staged} group by _file_name")
-    loaded = dict(cur.fetchall())
+    loaded = {name: int(n) for name, n in cur.fetchall()}
     cur.execute("select file_name, count(*) from _rejected group by file_name")
-    rejected = dict(cur.fetchall())
-    return [
-        FileResult(source.name, name, int(loaded.get(name, 0)) + int(rejected.get(name, 0)),
-                   int(loaded.get(name, 0)), int(rejected.get(name, 0)))
-        for name in names
-    ]
+    rejected = {name: int(n) for name, n in cur.fetchall()}
+    return [FileResult(source.name, f.path.name, f.rows_read, loaded.get(f.path.name, 0),
+                       rejected.get(f.path.name, 0)) for f in framed]
 
 
 def _publish(cur: Any, source: Source, raw: str, staged: str, extras: list[str], results: list[FileResult],
