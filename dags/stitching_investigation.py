@@ -15,7 +15,8 @@ Trigger with **id** (and optionally **id_type**) or **user_main_id** (e.g. from 
 `stitching:largest_cluster_ids` row or `stitching.stitch_top_clusters`). The task log ends with the
 report: the profile's ids, the identify events (both SDKs) that linked them in time order, the bridge
 ids whose removal splits the profile, and a suggested exclusion-list entry or threshold. The same
-report is kept in `audit.stitching_investigations`.
+report is kept in `audit.stitching_investigations` of the deployment's warehouse (DuckDB or
+Snowflake, `C360_TARGET`).
 """
 
 with DAG(

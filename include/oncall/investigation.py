@@ -4,6 +4,9 @@ Given an id (optionally its type) or a user_main_id: the profile's ids, the iden
 SDKs that linked them (in time order), the bridge ids - articulation points of the profile's graph,
 whose removal splits it - and a suggested fix (an exclusion-list entry or a tighter threshold).
 The report goes to audit.stitching_investigations and, as markdown, to the task log.
+
+Everything reads and writes through include.warehouse's Db, so it runs on either target (DuckDB or
+Snowflake): one SQL text that both accept, `?` placeholders.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-import duckdb
+from include.warehouse.db import Db
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +26,20 @@ ID_TYPES = ("user_id", "anonymous_id")
 USER_MAIN_ID = re.compile(r"^[0-9a-f]{32}$")
 MARKDOWN_ROWS = 40  # rows per section in the log; the table keeps everything
 
-REPORT_DDL = """
-create schema if not exists audit;
-create table if not exists audit.stitching_investigations (
+REPORT_DDL = (
+    "create schema if not exists audit",
+    """create table if not exists audit.stitching_investigations (
     investigation_run_id varchar, requested varchar, user_main_id varchar, ids bigint, user_ids bigint,
     anonymous_ids bigint, linking_events bigint, bridge_ids varchar, suggested_fix varchar,
     report_markdown varchar, created_at timestamp
-);
-"""
+)""",
+)
+INPUT_TABLES = ("stitching.user_id_stitcher", "stitching.excluded_ids", "staging.stg_rudderstack__identifies")
+
+
+def as_db(con: Db | Any) -> Db:
+    """A Db, also from a bare DuckDB or Snowflake connection (the caller keeps owning it)."""
+    return con if isinstance(con, Db) else Db(con)
 
 
 class InvestigationError(Exception):
@@ -99,32 +109,33 @@ def validate_request(id_value: str | None, id_type: str | None, user_main_id: st
         raise InvestigationError(f"user_main_id {user_main_id!r} is not a 32-character lower-case md5 hex string")
 
 
-def resolve_profile(con: duckdb.DuckDBPyConnection, id_value: str | None, id_type: str | None,
+def _of_type(id_value: str, id_type: str | None) -> tuple[str, tuple]:
+    """The where clause (and its parameters) of one id, of one type when given."""
+    if id_type:
+        return "where other_id = ? and other_id_type = ?", (id_value, id_type)
+    return "where other_id = ?", (id_value,)
+
+
+def resolve_profile(con: Db | Any, id_value: str | None, id_type: str | None,
                     user_main_id: str | None) -> tuple[str, str]:
     """(user_main_id, description of the request), or InvestigationError with what was found instead."""
+    db = as_db(con)
     if user_main_id:
         user_main_id = user_main_id.strip()
-        if not con.execute("select count(*) from stitching.user_id_stitcher where user_main_id = $m",
-                           {"m": user_main_id}).fetchone()[0]:
+        if not db.scalar("select count(*) from stitching.user_id_stitcher where user_main_id = ?", (user_main_id,)):
             raise InvestigationError(f"user_main_id {user_main_id} is not in stitching.user_id_stitcher "
                                      "(profiles are recomputed every run: look it up again in the latest run)")
         return user_main_id, f"user_main_id {user_main_id}"
     id_value = (id_value or "").strip()
-    rows = con.execute(
-        "select user_main_id, other_id_type from stitching.user_id_stitcher "
-        "where other_id = $id and ($type is null or other_id_type = $type)",
-        {"id": id_value, "type": id_type or None},
-    ).fetchall()
+    where, params = _of_type(id_value, id_type)
+    rows = db.rows(f"select user_main_id, other_id_type from stitching.user_id_stitcher {where}", params)
     described = f"{id_type or 'id'} {id_value!r}"
     if len(rows) == 1:
         return rows[0][0], f"{rows[0][1]} {id_value}"
     if len(rows) > 1:
         raise InvestigationError(f"{described} exists as both user_id and anonymous_id: set id_type")
-    excluded = con.execute(
-        "select other_id_type, reason, detail from stitching.excluded_ids "
-        "where other_id = $id and ($type is null or other_id_type = $type)",
-        {"id": id_value, "type": id_type or None},
-    ).fetchall()
+    excluded = db.rows(f"select other_id_type, reason, detail from stitching.excluded_ids {where} "
+                       "order by other_id_type", params)
     if excluded:
         why = "; ".join(f"{t}: {reason} ({detail})" for t, reason, detail in excluded)
         raise InvestigationError(f"{described} was kept out of the identity graph ({why}), so it is in no profile; "
@@ -133,18 +144,18 @@ def resolve_profile(con: duckdb.DuckDBPyConnection, id_value: str | None, id_typ
                              "check the spelling and id_type (ids are trimmed, case-sensitive)")
 
 
-def profile_members(con: duckdb.DuckDBPyConnection, user_main_id: str) -> list[tuple[str, str]]:
-    return con.execute(
-        "select other_id, other_id_type from stitching.user_id_stitcher where user_main_id = $m "
-        "order by other_id_type desc, other_id", {"m": user_main_id}).fetchall()
+def profile_members(con: Db | Any, user_main_id: str) -> list[tuple[str, str]]:
+    return as_db(con).rows(
+        "select other_id, other_id_type from stitching.user_id_stitcher where user_main_id = ? "
+        "order by other_id_type desc, other_id", (user_main_id,))
 
 
-def linking_events(con: duckdb.DuckDBPyConnection, user_main_id: str) -> list[tuple]:
+def linking_events(con: Db | Any, user_main_id: str) -> list[tuple]:
     """Identify events of both SDKs whose two ids both belong to the profile: the graph's edges."""
-    return con.execute(
+    return as_db(con).rows(
         """
         with members as (
-            select other_id, other_id_type from stitching.user_id_stitcher where user_main_id = $m
+            select other_id, other_id_type from stitching.user_id_stitcher where user_main_id = ?
         )
         select i.source_sdk, i.event_id, i.event_at, i.anonymous_id, i.user_id, i.landed_file_name,
                i.landed_row_number
@@ -153,8 +164,8 @@ def linking_events(con: duckdb.DuckDBPyConnection, user_main_id: str) -> list[tu
         inner join members as u on u.other_id = i.user_id and u.other_id_type = 'user_id'
         order by i.event_at, i.source_sdk, i.event_id
         """,
-        {"m": user_main_id},
-    ).fetchall()
+        (user_main_id,),
+    )
 
 
 Node = tuple[str, str]  # (other_id_type, other_id)
@@ -222,7 +233,7 @@ def bridge_ids(members: list[tuple[str, str]], events: list[tuple]) -> list[Brid
     return sorted(bridges, key=lambda b: (-b.separated, -b.linked_ids, b.other_id))
 
 
-def suggest_fix(con: duckdb.DuckDBPyConnection, bridges: list[Bridge], thresholds: dict) -> str:
+def suggest_fix(con: Db | Any, bridges: list[Bridge], thresholds: dict) -> str:
     """An exclusion-list entry for the strongest suspicious bridge; a threshold when it would be precise.
 
     A user_id linking a few devices is one person with several devices (normal); an anonymous_id linking
@@ -241,10 +252,10 @@ def suggest_fix(con: duckdb.DuckDBPyConnection, bridges: list[Bridge], threshold
             f"(dbt/seeds/stitch_exclusion_list.csv): {entry}.")
     if top.other_id_type == "anonymous_id":
         new_limit = top.linked_ids - 1
-        affected = con.execute(
+        affected = as_db(con).scalar(
             "select count(*) from (select anonymous_id from staging.stg_rudderstack__identifies "
             "where anonymous_id is not null and user_id is not null group by anonymous_id "
-            "having count(distinct user_id) > $n)", {"n": new_limit}).fetchone()[0]
+            "having count(distinct user_id) > ?) as shared", (new_limit,))
         if new_limit < max_users:
             text += (f" Alternatively lower stitch_max_user_ids_per_anonymous_id from {max_users} to {new_limit}: "
                      f"that would exclude {affected} anonymous_ids in all (check that is not too many).")
@@ -255,34 +266,35 @@ def suggest_fix(con: duckdb.DuckDBPyConnection, bridges: list[Bridge], threshold
     return text
 
 
-def investigate(con: duckdb.DuckDBPyConnection, id_value: str | None = None, id_type: str | None = None,
+def investigate(con: Db | Any, id_value: str | None = None, id_type: str | None = None,
                 user_main_id: str | None = None, thresholds: dict | None = None) -> Report:
+    """The report on one profile; con is the warehouse's Db (or a bare DuckDB/Snowflake connection)."""
+    db = as_db(con)
     validate_request(id_value, id_type, user_main_id)
-    for table in ("stitching.user_id_stitcher", "stitching.excluded_ids", "staging.stg_rudderstack__identifies"):
-        schema, name = table.split(".")
-        if not con.execute("select count(*) from information_schema.tables where table_schema = $s and "
-                           "table_name = $t", {"s": schema, "t": name}).fetchone()[0]:
+    for table in INPUT_TABLES:
+        if not db.table_exists(table):
             raise InvestigationError(f"{table} does not exist: run the customer_360 DAG first")
-    main_id, requested = resolve_profile(con, id_value, id_type, user_main_id)
-    members = profile_members(con, main_id)
-    events = linking_events(con, main_id)
+    main_id, requested = resolve_profile(db, id_value, id_type, user_main_id)
+    members = profile_members(db, main_id)
+    events = linking_events(db, main_id)
     bridges = bridge_ids(members, events)
-    report = Report(requested, main_id, members, events, bridges, suggest_fix(con, bridges, thresholds or {}))
+    report = Report(requested, main_id, members, events, bridges, suggest_fix(db, bridges, thresholds or {}))
     if len(members) == 1:
         report.notes.append("A profile of one id: nothing merged into it.")
     return report
 
 
-def record_report(con: duckdb.DuckDBPyConnection, run_id: str, report: Report) -> None:
+def record_report(con: Db | Any, run_id: str, report: Report) -> None:
+    db = as_db(con)
     users = sum(1 for _, t in report.members if t == "user_id")
-    con.execute(REPORT_DDL)
-    con.execute(
+    db.script(REPORT_DDL)
+    db.execute(
         "insert into audit.stitching_investigations values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [run_id, report.requested, report.user_main_id, len(report.members), users, len(report.members) - users,
+        (run_id, report.requested, report.user_main_id, len(report.members), users, len(report.members) - users,
          len(report.events),
          json.dumps([{"id": b.other_id, "type": b.other_id_type, "linked_ids": b.linked_ids,
                       "split_sizes": list(b.split_sizes[:20])} for b in report.bridges[:100]]),
-         report.suggested_fix, report.markdown(), datetime.now(UTC).replace(tzinfo=None)],
+         report.suggested_fix, report.markdown(), datetime.now(UTC).replace(tzinfo=None)),
     )
 
 
@@ -291,13 +303,15 @@ def run_investigation(params: dict, run_id: str) -> dict:
     from airflow.sdk.exceptions import AirflowFailException
 
     from include.orchestration.params import dag_params
-    from include.warehouse.duckdb_file import WarehouseUnavailable, connect
+    from include.warehouse import connect_warehouse
+    from include.warehouse.duckdb_file import WarehouseUnavailable
 
     thresholds = {name: param.value for name, param in dag_params().items()}
     try:
-        with connect() as con:
-            report = investigate(con, params.get("id"), params.get("id_type"), params.get("user_main_id"), thresholds)
-            record_report(con, run_id, report)
+        # must_exist: a missing DuckDB file means the DAG never ran; do not leave an empty one behind.
+        with connect_warehouse(must_exist=True) as db:
+            report = investigate(db, params.get("id"), params.get("id_type"), params.get("user_main_id"), thresholds)
+            record_report(db, run_id, report)
     except (InvestigationError, WarehouseUnavailable) as exc:
         log.error("Cannot investigate: %s", exc)
         # from None: the reason is the message; a traceback of this module would only hide it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -11,7 +12,6 @@ import time
 from pathlib import Path
 
 from include import settings
-from include.warehouse.duckdb_file import connect
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
@@ -39,17 +39,19 @@ def latest_run() -> dict:
 
 
 def summary(run_id: str) -> str:
-    lines = [f"warehouse: {settings.duckdb_path()}", "", "rows per table:"]
-    with connect(read_only=True) as con:
-        existing = {f"{s}.{t}" for s, t in con.execute(
-            "select table_schema, table_name from information_schema.tables").fetchall()}
+    """Rows per table and the run's gate verdict, read from the deployment's warehouse (either target)."""
+    from include.warehouse import connect_warehouse, warehouse_location
+
+    lines = [f"warehouse: {warehouse_location()}", "", "rows per table:"]
+    with connect_warehouse(read_only=True) as db:
+        existing = db.tables()
         for table in SUMMARY_TABLES:
-            count = con.execute(f"select count(*) from {table}").fetchone()[0] if table in existing else "missing"
+            count = db.scalar(f"select count(*) from {table}") if table in existing else "missing"
             lines.append(f"  {table:<32} {count}")
         if "audit.dq_gate_results" in existing:
-            checks = con.execute(
+            checks = db.rows(
                 "select status, check_name, observed_value, threshold from audit.dq_gate_results "
-                "where run_id = $run order by check_name", {"run": run_id}).fetchall()
+                "where run_id = ? order by check_name", (run_id,))
             statuses = {c[0] for c in checks}
             verdict = "none (gate did not run)" if not checks else (
                 "FAIL" if "fail" in statuses else "WARN" if "warn" in statuses else "PASS")
@@ -93,21 +95,40 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--num-customers", type=int, default=500)
     parser.add_argument("--conf", default="", help="DAG params as a JSON object, e.g. '{\"full_refresh\": true}'")
+    parser.add_argument("--emulator", type=Path, metavar="DIR",
+                        help="build the Snowflake target on a local Snowflake emulator keeping its databases in DIR")
     args = parser.parse_args()
+    if args.emulator:
+        # Before the params are checked: the DAG's `target` param accepts only the deployed target.
+        os.environ["C360_TARGET"] = "snowflake"
+        # The emulator runs one statement at a time; more dbt threads would only queue.
+        os.environ.setdefault("C360_SNOWFLAKE_THREADS", "1")
     try:
         conf = validated_conf(args.conf, args.num_customers)
     except BadConf as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
+    with contextlib.ExitStack() as stack:
+        if args.emulator:
+            from include.warehouse.emulator import serve
+
+            emulator = stack.enter_context(serve(args.emulator))
+            os.environ.update(emulator.connection_env(settings.snowflake_conn_id()))
+            print(f"Snowflake emulator on {emulator.host}:{emulator.port}, databases in {args.emulator}", flush=True)
+        return run(conf)
+
+
+def run(conf: dict) -> int:
     source_dir = settings.default_source_dir()
-    print(f"customer_360 on DuckDB: source_dir={source_dir or '(synthetic)'} conf={json.dumps(conf)}", flush=True)
+    print(f"customer_360 on {settings.target_name()}: source_dir={source_dir or '(synthetic)'} conf={json.dumps(conf)}",
+          flush=True)
     started = time.monotonic()
     code = subprocess.run([AIRFLOW, "dags", "test", "customer_360", "-c", json.dumps(conf)], env=os.environ).returncode
     elapsed = time.monotonic() - started
-    run = latest_run()
-    print(f"\nrun {run['run_id']}: {run['state']} in {elapsed:.0f} s (airflow dags test exit code {code})")
-    print(summary(run["run_id"]))
-    return 0 if run["state"] == "success" and code == 0 else 1
+    dag_run = latest_run()
+    print(f"\nrun {dag_run['run_id']}: {dag_run['state']} in {elapsed:.0f} s (airflow dags test exit code {code})")
+    print(summary(dag_run["run_id"]))
+    return 0 if dag_run["state"] == "success" and code == 0 else 1
 
 
 if __name__ == "__main__":

@@ -13,11 +13,15 @@ from include.warehouse.snowflake import snowflake_hook
 
 
 @contextmanager
-def connect_warehouse(attempts: int = 1, must_exist: bool = False) -> Iterator[Db]:
+def connect_warehouse(attempts: int = 1, must_exist: bool = False, read_only: bool = False) -> Iterator[Db]:
     """The deployment's warehouse (C360_TARGET) as a Db. DuckDB takes one writer, so a DuckDB open
-    waits briefly for a running task; callers that only read still open read-write, because in the
+    waits briefly for a running task; task code that only reads still opens read-write, because in the
     `airflow dags test` process dbt-duckdb keeps a read-write handle and DuckDB refuses a second
-    handle with another mode in the same process."""
+    handle with another mode in the same process.
+
+    read_only: for readers in their own process (the review page, `make run`'s summary): DuckDB opens
+    the file read-only (it must exist), so it never blocks a writer's open for longer than the read.
+    A Snowflake session is not restricted by it: give such readers a role with SELECT only."""
     if settings.target_name() == "snowflake":
         with closing(snowflake_hook().get_conn()) as conn:
             yield Db(conn, "snowflake")
@@ -25,7 +29,7 @@ def connect_warehouse(attempts: int = 1, must_exist: bool = False) -> Iterator[D
     from include.warehouse.duckdb_file import WarehouseUnavailable, connect
 
     for attempt in range(attempts):
-        opened = connect(must_exist=must_exist)
+        opened = connect(read_only=read_only, must_exist=must_exist)
         try:
             con = opened.__enter__()
             break
@@ -39,7 +43,14 @@ def connect_warehouse(attempts: int = 1, must_exist: bool = False) -> Iterator[D
         opened.__exit__(None, None, None)
 
 
-def describe_warehouse() -> str:
+def warehouse_location() -> str:
+    """Where the deployment's warehouse is: the DuckDB file, or the Snowflake connection's id."""
     if settings.target_name() == "snowflake":
         return f"Snowflake connection {settings.snowflake_conn_id()}"
-    return f"warehouse {settings.duckdb_path()}"
+    return str(settings.duckdb_path())
+
+
+def describe_warehouse() -> str:
+    if settings.target_name() == "snowflake":
+        return warehouse_location()
+    return f"warehouse {warehouse_location()}"

@@ -65,6 +65,12 @@ class Db:
         self.execute(sql, params)
         return [tuple(r) for r in self._cur.fetchall()]
 
+    def dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts keyed by lower-case column name: Snowflake returns unquoted names upper-case."""
+        self.execute(sql, params)
+        names = [str(d[0]).lower() for d in self._cur.description]
+        return [dict(zip(names, row, strict=True)) for row in self._cur.fetchall()]
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         found = self.rows(sql, params)
         return found[0] if found else None
@@ -104,3 +110,8 @@ class Db:
 
     def table_exists(self, qualified: str) -> bool:
         return bool(self.columns(qualified))
+
+    def tables(self) -> set[str]:
+        """Every schema.table (and view) of the database, lower-case."""
+        return {f"{s}.{t}".lower() for s, t in self.rows(
+            "select table_schema, table_name from information_schema.tables")}

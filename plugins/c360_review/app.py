@@ -6,6 +6,8 @@ UI's _token cookie) of a user allowed to read customer_360's runs."""
 
 from __future__ import annotations
 
+from html import escape
+
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
@@ -34,15 +36,22 @@ def create_app() -> FastAPI:
     def review(request: Request, run_id: str | None = None) -> HTMLResponse:
         from c360_review.page import render
         from c360_review.queries import load
-        from include import settings
         from include.orchestration.pipeline_config import load_pipeline_config
+        from include.warehouse import warehouse_location
         from include.warehouse.duckdb_file import WarehouseUnavailable
 
         try:
             data = load(run_id)
         except WarehouseUnavailable as exc:
-            return HTMLResponse(f"<h1>Customer 360 on-call review</h1><p>{exc}</p>", status_code=503)
-        html = render(data, f"{URL_PREFIX}/", load_pipeline_config().gate, str(settings.duckdb_path()))
+            return HTMLResponse(f"<h1>Customer 360 on-call review</h1><p>{escape(str(exc))}</p>", status_code=503)
+        except Exception as exc:
+            # Snowflake unreachable or refusing the login: say so, as for a locked DuckDB file.
+            if not type(exc).__module__.startswith("snowflake.connector"):
+                raise
+            return HTMLResponse(f"<h1>Customer 360 on-call review</h1><p>cannot read {escape(warehouse_location())}: "
+                                f"{escape(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}</p>",
+                                status_code=503)
+        html = render(data, f"{URL_PREFIX}/", load_pipeline_config().gate, warehouse_location())
         return HTMLResponse(html)
 
     return app

@@ -1,14 +1,13 @@
-"""What the review page reads from the warehouse: read-only, one short-lived connection per request
-(DuckDB admits no writer while any other process holds the file open)."""
+"""What the review page reads from the deployment's warehouse (DuckDB or Snowflake, include.warehouse):
+read-only, one short-lived connection per request (DuckDB admits no writer while any other process
+holds the file open)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 
-import duckdb
-
-from include.warehouse.duckdb_file import connect
+from include.warehouse import connect_warehouse
 
 GATE_DAG = "customer_360"
 
@@ -35,57 +34,54 @@ class PageData:
     missing: list[str] = field(default_factory=list)
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {f"{s}.{t}" for s, t in con.execute(
-        "select table_schema, table_name from information_schema.tables").fetchall()}
-
-
-def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+LARGEST = "stitching:largest_cluster_ids"
 
 
 def load(run_id: str | None = None, run_limit: int = 25, alert_limit: int = 50) -> PageData:
     data = PageData()
-    with connect(read_only=True) as con:
-        tables = _tables(con)
+    with connect_warehouse(read_only=True) as db:
+        tables = db.tables()
         data.missing = [t for t in ("audit.dq_gate_results", "audit.alerts", "audit.dq_cluster_sizes")
                         if t not in tables]
         if "audit.dq_gate_results" in tables:
-            data.runs = [RunRow(*r) for r in con.execute(
+            # SQL both DuckDB and Snowflake accept: no `filter (where ...)`, no bool_or; count, not sum, so the
+            # counts are integers on both.
+            data.runs = [RunRow(*r) for r in db.rows(
                 """
                 select run_id, max(checked_at) as checked_at,
-                       case when bool_or(status = 'fail') then 'fail' when bool_or(status = 'warn') then 'warn'
-                            else 'pass' end,
-                       count(*) filter (where status = 'pass'), count(*) filter (where status = 'warn'),
-                       count(*) filter (where status = 'fail'),
-                       max(observed_value) filter (where check_name = 'stitching:largest_cluster_ids')
-                from audit.dq_gate_results group by run_id order by checked_at desc limit $n
-                """, {"n": run_limit}).fetchall()]
+                       case when max(case when status = 'fail' then 1 else 0 end) = 1 then 'fail'
+                            when max(case when status = 'warn' then 1 else 0 end) = 1 then 'warn'
+                            else 'pass' end as verdict,
+                       count(case when status = 'pass' then 1 end) as passed,
+                       count(case when status = 'warn' then 1 end) as warned,
+                       count(case when status = 'fail' then 1 end) as failed,
+                       max(case when check_name = ? then observed_value end) as largest_cluster
+                from audit.dq_gate_results group by run_id order by max(checked_at) desc, run_id desc limit ?
+                """, (LARGEST, run_limit))]
             data.selected_run = run_id or (data.runs[0].run_id if data.runs else None)
-            data.checks = _dicts(con.execute(
+            data.checks = db.dicts(
                 """
                 select status, check_name, layer, observed_value, threshold, baseline_value, baseline_run_id, detail
-                from audit.dq_gate_results where run_id = $run
+                from audit.dq_gate_results where run_id = ?
                 order by case status when 'fail' then 0 when 'warn' then 1 else 2 end, check_name
-                """, {"run": data.selected_run}))
-            data.largest_trend = con.execute(
+                """, (data.selected_run,))
+            data.largest_trend = db.rows(
                 """
                 select run_id, observed_value from audit.dq_gate_results
-                where check_name = 'stitching:largest_cluster_ids' and observed_value is not null
-                order by checked_at desc limit $n
-                """, {"n": run_limit}).fetchall()[::-1]
+                where check_name = ? and observed_value is not null
+                order by checked_at desc, run_id desc limit ?
+                """, (LARGEST, run_limit))[::-1]
         if "audit.dq_cluster_sizes" in tables and data.selected_run:
-            data.cluster_sizes = con.execute(
-                "select min_ids, max_ids, profiles from audit.dq_cluster_sizes where run_id = $run order by min_ids",
-                {"run": data.selected_run}).fetchall()
+            data.cluster_sizes = db.rows(
+                "select min_ids, max_ids, profiles from audit.dq_cluster_sizes where run_id = ? order by min_ids",
+                (data.selected_run,))
         if "audit.alerts" in tables:
-            data.alerts = _dicts(con.execute(
+            data.alerts = db.dicts(
                 """
                 select created_at, kind, run_id, layer, task_id, try_number, max_tries, exception, log_url,
                        failing_checks, delivered_via
-                from audit.alerts order by created_at desc limit $n
-                """, {"n": alert_limit}))
+                from audit.alerts order by created_at desc limit ?
+                """, (alert_limit,))
             for alert in data.alerts:
                 alert["failing_checks"] = json.loads(alert["failing_checks"] or "[]")
     return data
