@@ -104,6 +104,26 @@ def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+# One logical date for the runs that are compared, so recency features agree.
+REFERENCE_LOGICAL_DATE = "2026-11-01"
+
+
+@dataclass
+class WarehouseRun:
+    result: DagRunResult
+    warehouse: Path  # the DuckDB file (a DuckDB run) or the emulator's folder (a Snowflake run)
+
+
+@pytest.fixture(scope="session")
+def duckdb_run(airflow_home: Path, small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> WarehouseRun:
+    """customer_360 end to end on DuckDB over small_landing, once per session: the reference the other
+    targets and modes are compared with."""
+    warehouse = tmp_path_factory.mktemp("duckdb_run") / "warehouse.duckdb"
+    result = run_dag(airflow_env(airflow_home, warehouse), {"source_dir": str(small_landing)},
+                     logical_date=REFERENCE_LOGICAL_DATE)
+    return WarehouseRun(result, warehouse)
+
+
 @pytest.fixture(autouse=True)
 def _reads_only_its_own_files(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test fails if it, or the project code it runs in this process, opens a file beside the

@@ -12,7 +12,16 @@ import pytest
 import yaml
 
 from include.contracts import output_tables
-from tests.conftest import PROJECT_ROOT, airflow_env, fresh_airflow_home, run_airflow, run_dag
+from tests.conftest import (
+    PROJECT_ROOT,
+    REFERENCE_LOGICAL_DATE,
+    WarehouseRun,
+    airflow_env,
+    fresh_airflow_home,
+    run_airflow,
+    run_dag,
+)
+from tests.fault_helpers import contract_hashes
 
 pytestmark = pytest.mark.slow
 
@@ -24,10 +33,8 @@ def _group(task_id: str) -> str:
     return task_id.split(".", 1)[0]
 
 
-def test_whole_dag_succeeds_and_fills_the_contract_tables(airflow_home: Path, small_landing: Path,
-                                                          tmp_path: Path) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    result = run_dag(airflow_env(airflow_home, warehouse), {"source_dir": str(small_landing)})
+def test_whole_dag_succeeds_and_fills_the_contract_tables(duckdb_run: WarehouseRun) -> None:
+    result, warehouse = duckdb_run.result, duckdb_run.warehouse
 
     assert result.state == "success", result.output[-8000:]
     assert result.returncode == 0
@@ -92,3 +99,25 @@ def test_an_invalid_param_is_refused_before_any_task_runs(airflow_home: Path, tm
     assert proc.returncode != 0
     assert "num_customers" in proc.stdout + proc.stderr
     assert not warehouse.exists()
+
+
+def test_local_execution_mode_builds_the_same_warehouse(duckdb_run: WarehouseRun, small_landing: Path,
+                                                        tmp_path: Path) -> None:
+    """`local` mode (one dbt invocation per model and per model's tests, no producer) end to end: it
+    succeeds and its identity graph and feature view hash the same as the watcher-mode run's."""
+    config = yaml.safe_load((PROJECT_ROOT / "include" / "pipeline.yml").read_text())
+    config["dbt_execution_mode"] = "local"
+    config_path = tmp_path / "pipeline.yml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    home = fresh_airflow_home(tmp_path / "airflow_home")
+    warehouse = tmp_path / "warehouse.duckdb"
+    env = airflow_env(home, warehouse, C360_PIPELINE_CONFIG=str(config_path))
+
+    result = run_dag(env, {"source_dir": str(small_landing)}, logical_date=REFERENCE_LOGICAL_DATE)
+
+    assert result.state == "success", result.output[-8000:]
+    assert not [t for t in result.task_states if "producer" in t], "local mode rendered watcher tasks"
+    assert any(t.endswith(".run") for t in result.task_states)
+    local, watcher = contract_hashes(warehouse), contract_hashes(duckdb_run.warehouse)
+    for table in ("stitching.user_id_stitcher", "stitching.excluded_ids", "marts.with_user_id"):
+        assert local[table] == watcher[table], table
