@@ -21,6 +21,8 @@ import duckdb
 import networkx as nx
 import pyarrow as pa
 
+from include.warehouse.emulator import Emulator
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_DIR = PROJECT_ROOT / "dbt"
 STITCHING_SELECT = ["+path:models/stitching"]
@@ -328,80 +330,76 @@ def partition(assignment: dict[Node, str]) -> set[frozenset[Node]]:
     return {frozenset(g) for g in groups.values()}
 
 
-# --- Snowflake SQL semantics via fakesnow (run in a child process: python -m tests.stitching_fixtures) --
+# --- Snowflake SQL semantics on the Snowflake emulator (fakesnow's HTTP server) -------------------------
 
 
 _SNOWFLAKE_TYPES = {"string": "varchar", "timestamp": "timestamp_ntz", "decimal(18,2)": "number(18,2)",
                     "integer": "number", "boolean": "boolean"}
+SNOWFLAKE_DBT_TIMEOUT = 300
 
 
-def load_result(path: Path) -> tuple[dict[Node, str], dict[Node, str]]:
-    """The (stitched, excluded) assignments run_on_fakesnow wrote."""
-    raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    return ({(t, i): m for t, i, m in raw["stitched"]}, {(t, i): r for t, i, r in raw["excluded"]})
+def run_on_emulator(emulator: Emulator, project: Path, data: Dataset, database: str = "c360_stitching",
+                    conn_id: str = "snowflake_default") -> tuple[dict[Node, str], dict[Node, str]]:
+    """Load the dataset into raw tables on the Snowflake emulator (include/warehouse/emulator.py, a
+    database of its own) and build the stitching layer with dbt-snowflake in a child process with a
+    hard timeout, through the profile Cosmos builds from the Airflow connection and the DAG's dbt
+    environment; returns the (stitched, excluded) assignments read back from the emulator."""
+    import subprocess
+    import sys
 
-
-def run_on_fakesnow(project: Path, dataset_file: Path, result_file: Path) -> None:
-    """Load the dataset into raw tables and build the stitching layer with dbt-snowflake, all against
-    fakesnow in this process; write the stitcher's and excluded_ids' rows to result_file."""
-    import fakesnow
-    import snowflake.connector
-    from dbt.cli.main import dbtRunner
+    import pytest
 
     from include.contracts import load_sources
+    from include.orchestration.dbt_profiles import SnowflakeConnectionProfileMapping, dbt_env_vars
+    from include.warehouse.snowflake import snowflake_hook
 
-    data = Dataset.load(dataset_file)
     sources = load_sources()
     tables = {
         "identifies_js": _identify_table(data.js, "js"),
         "identifies_ruby": _identify_table(data.ruby, "ruby"),
         "orders": _orders_table(data.order_user_ids),
     }
-    with fakesnow.patch():
-        con = snowflake.connector.connect(database="C360", schema="RAW")
-        cur = con.cursor()
-        cur.execute("create database if not exists C360")
-        cur.execute("create schema if not exists C360.RAW")
-        for name, table in tables.items():
-            columns = ", ".join(f"{c.name} {_SNOWFLAKE_TYPES[c.type]}" for c in sources[name].columns)
-            cur.execute(f"create or replace table C360.RAW.{name} ({columns}, _file_name varchar, "
-                        "_row_number number, _run_id varchar, _loaded_at timestamp_ntz)")
-            names = table.column_names
-            rows = [
-                (*(row[n] for n in names), "test.csv", i + 1, "test", datetime(2024, 3, 1))
-                for i, row in enumerate(table.to_pylist())
-            ]
-            placeholders = ", ".join(["%s"] * (len(names) + 4))
-            cur.executemany(
-                f"insert into C360.RAW.{name} ({', '.join(names)}, _file_name, _row_number, _run_id, _loaded_at) "
-                f"values ({placeholders})",
-                rows,
+    connection = emulator.connection()
+    connection["extra"]["database"] = database
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
+        mp.setenv("C360_SNOWFLAKE_CONN_ID", conn_id)
+        with contextlib.closing(snowflake_hook().get_conn()) as con, contextlib.closing(con.cursor()) as cur:
+            cur.execute("create schema if not exists raw")
+            for name, table in tables.items():
+                columns = ", ".join(f"{c.name} {_SNOWFLAKE_TYPES[c.type]}" for c in sources[name].columns)
+                cur.execute(f"create or replace table raw.{name} ({columns}, _file_name varchar, "
+                            "_row_number number, _run_id varchar, _loaded_at timestamp_ntz)")
+                names = table.column_names
+                rows = [
+                    (*(row[n] for n in names), "test.csv", i + 1, "test", datetime(2024, 3, 1))
+                    for i, row in enumerate(table.to_pylist())
+                ]
+                placeholders = ", ".join(["%s"] * (len(names) + 4))
+                cur.executemany(
+                    f"insert into raw.{name} ({', '.join(names)}, _file_name, _row_number, _run_id, _loaded_at) "
+                    f"values ({placeholders})",
+                    rows,
+                )
+            # The profile exactly as Cosmos writes it for a task, from the Airflow connection.
+            mapping = SnowflakeConnectionProfileMapping(conn_id, {"threads": 1})
+            profiles = project.parent / "snowflake-profiles"
+            profiles.mkdir(exist_ok=True)
+            (profiles / "profiles.yml").write_text(mapping.get_profile_file_contents("c360", "prod"))
+            proc = subprocess.run(
+                [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(project),
+                 "--profiles-dir", str(profiles), "--target", "prod",
+                 "--target-path", str(project / "target-snowflake"), "--log-path", str(project / "logs-snowflake"),
+                 "--no-send-anonymous-usage-stats", "--threads", "1",
+                 "--select", *STITCHING_SELECT, "--indirect-selection", "cautious"],
+                cwd=project, capture_output=True, text=True, timeout=SNOWFLAKE_DBT_TIMEOUT,
+                env={**os.environ, **mapping.env_vars, **dbt_env_vars("snowflake")},
             )
-        env = {"SNOWFLAKE_ACCOUNT": "fake", "SNOWFLAKE_USER": "fake", "SNOWFLAKE_PASSWORD": "fake",
-               "SNOWFLAKE_ROLE": "fake", "SNOWFLAKE_WAREHOUSE": "fake", "SNOWFLAKE_DATABASE": "C360",
-               "SNOWFLAKE_SCHEMA": "PUBLIC", "C360_DBT_TARGET": "prod"}
-        with _env(**env):
-            result = dbtRunner().invoke([
-                "build", "--project-dir", str(project), "--profiles-dir", str(project), "--target", "prod",
-                "--target-path", str(project / "target"), "--log-path", str(project / "logs"),
-                "--no-send-anonymous-usage-stats", "--threads", "1",
-                "--select", *STITCHING_SELECT, "--indirect-selection", "cautious",
-            ])
-        if not result.success:
-            failed = [f"{r.node.name}: {r.message}" for r in getattr(result.result, "results", [])
-                      if str(r.status) not in ("success", "pass")]
-            raise SystemExit(f"dbt-snowflake on fakesnow failed: {result.exception}\n" + "\n".join(failed))
-        cur.execute("select other_id_type, other_id, user_main_id from C360.STITCHING.USER_ID_STITCHER")
-        stitched = cur.fetchall()
-        cur.execute("select other_id_type, other_id, reason from C360.STITCHING.EXCLUDED_IDS")
-        excluded = cur.fetchall()
-    result_file.write_text(json.dumps({"stitched": stitched, "excluded": excluded}), encoding="utf-8")
-
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1] == "fakesnow":
-        run_on_fakesnow(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
-    else:
-        raise SystemExit(f"unknown command {sys.argv[1]}")
+            if proc.returncode != 0:
+                raise AssertionError(f"dbt-snowflake on the emulator failed:\n{proc.stdout[-6000:]}\n"
+                                     f"{proc.stderr[-3000:]}")
+            cur.execute("select other_id_type, other_id, user_main_id from stitching.user_id_stitcher")
+            stitched = cur.fetchall()
+            cur.execute("select other_id_type, other_id, reason from stitching.excluded_ids")
+            excluded = cur.fetchall()
+    return {(t, i): m for t, i, m in stitched}, {(t, i): r for t, i, r in excluded}

@@ -1,26 +1,27 @@
-"""The gate and the alerts on Snowflake semantics: fakesnow stands in for Snowflake behind the
-provider's SnowflakeHook, the same way a deployment with C360_TARGET=snowflake reaches it, and the
-product code runs unchanged (include/tasks.gate, include/quality, include/oncall).
+"""The gate and the alerts on Snowflake semantics: the Snowflake emulator (fakesnow's HTTP server,
+include/warehouse/emulator.py) stands in for Snowflake behind the product's hook, the same way a
+deployment with C360_TARGET=snowflake reaches it, and the product code runs unchanged
+(include/tasks.gate, include/quality, include/oncall, connect_warehouse()).
 
 The fast tests create the tables the gate reads in Snowflake SQL, small and healthy unless a test
-breaks them (audit.load_batches from the Snowflake loader's own DDL). The slow one runs the gate on
-what the Snowflake loader and the whole dbt project built on fakesnow (tests/test_snowflake_dbt.py's
-steps), audit.dbt_results included.
+breaks them (audit.load_batches from the Snowflake loader's own DDL), each test on a database of its
+own. The slow one runs the gate on what the Snowflake loader and the whole dbt project (as shipped,
+through the profile Cosmos builds) built on the emulator, audit.dbt_results included: the build is
+tests/test_snowflake_dbt.py's, made once for this module. tests/e2e/test_snowflake_dag_run.py runs the
+gate inside a whole customer_360 run on the emulator, but only on healthy data; here the same build
+is also broken and must fail exactly the check that covers it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
-import sys
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
-import fakesnow
 import pytest
 
 from include.loading.snowflake_loader import AUDIT_DDL
@@ -30,34 +31,28 @@ from include.orchestration.pipeline_config import load_pipeline_config
 from include.quality.gate import GateFailed, run_gate
 from include.warehouse import connect_warehouse
 from include.warehouse.db import Db
-from tests.conftest import PROFILE_SIZES_SQL, PROJECT_ROOT
+from include.warehouse.emulator import Emulator
+from tests.conftest import PROFILE_SIZES_SQL
+from tests.snowflake_emulator import CONN_ID, snowflake_emulator, snowflake_target  # noqa: F401
 
-CONNECTION = {
-    "conn_type": "snowflake", "login": "c360_loader", "password": "fakesnow-ignores-it", "schema": "public",
-    "extra": {"account": "fakesnow", "database": "c360", "warehouse": "c360_wh", "role": "c360_role"},
-}
 RUN = "manual__2026-11-20T10:00:00+00:00"
 HEALTHY_CLUSTERS = [1] * 12 + [2] * 6 + [3] * 2  # ids per profile
 
 
 @pytest.fixture
-def snowflake(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Any:
-    """A Snowflake deployment on fakesnow: the target, the Airflow connection the hook reads, and a
-    connection of the test's own to seed and inspect tables."""
-    monkeypatch.setenv("C360_TARGET", "snowflake")
-    monkeypatch.setenv("AIRFLOW_CONN_SNOWFLAKE_DEFAULT", json.dumps(CONNECTION))
-    monkeypatch.delenv("C360_SNOWFLAKE_CONN_ID", raising=False)
-    # The alert spool sits next to the DuckDB path; keep it out of the project.
-    monkeypatch.setenv("C360_DUCKDB_PATH", str(tmp_path / "unused.duckdb"))
+def snowflake(snowflake_target: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Db]:  # noqa: F811
+    """A Snowflake deployment on the emulator (snowflake_target: the target and the Airflow connection
+    the hook reads) on a database of this test's own, and a connection of the test's own, opened by
+    the product's hook, to seed and inspect tables."""
+    from include.warehouse.snowflake import snowflake_hook
+
+    connection = snowflake_target.connection()
+    connection["extra"]["database"] = f"c360_gate_{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
     for name in ("AIRFLOW_CONN_C360_ALERTS_SMTP", "AIRFLOW_CONN_C360_ALERTS_SLACK"):
         monkeypatch.delenv(name, raising=False)
-    with fakesnow.patch():
-        import snowflake.connector
-
-        conn = snowflake.connector.connect(database="c360", schema="public")
-        conn.cursor().execute("create database if not exists c360")
+    with contextlib.closing(snowflake_hook().get_conn()) as conn:
         yield Db(conn, "snowflake")
-        conn.close()
 
 
 def seed(db: Db, run_id: str = RUN, *, clusters: list[int] = HEALTHY_CLUSTERS, orders: int = 40,
@@ -187,19 +182,35 @@ def test_comparisons_use_the_latest_run_that_did_not_fail_on_snowflake(snowflake
 # --- on a real dbt build ------------------------------------------------------------------------------
 
 BUILD = "build-1"
+BUILD_DATABASE = "c360_gate_build"
 
 
-def _gate_step(work: Path, landing: Path) -> dict[str, dict[str, str]]:
-    """In a child process (fakesnow keeps its databases in work/fakesnow, test_snowflake_dbt's steps
-    built them): the gate on what the Snowflake loader and dbt-snowflake built, through the hook's
-    connection, then again after a negative revenue is written into marts.fct_orders."""
-    os.environ.update({"C360_TARGET": "snowflake", "AIRFLOW_CONN_SNOWFLAKE_DEFAULT": json.dumps(CONNECTION),
-                       "C360_DUCKDB_PATH": str(work / "unused.duckdb")})
-    stamp = json.loads((landing / "_generator.json").read_text())["reference_date"]
+@pytest.fixture(scope="module")
+def dbt_build(snowflake_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+    """The landing loaded by the Snowflake loader and built by dbt-snowflake on the emulator, once for
+    this module (tests/test_snowflake_dbt.py's steps and assertions); returns the work folder."""
+    from include.synthetic import generate
+    from tests.test_snowflake_dbt import build_on_snowflake, failures
+
+    work = tmp_path_factory.mktemp("gate_snowflake_build")
+    landing = work / "landing"
+    generate(landing, num_customers=150, seed=11)
+    built = build_on_snowflake(snowflake_emulator, work, landing, BUILD_DATABASE, (BUILD,))
+    assert not failures(built[BUILD]) and built[BUILD]["returncode"] == 0, built[BUILD]["output"]
+    return work
+
+
+@pytest.mark.slow
+def test_the_gate_judges_a_real_dbt_build_on_snowflake(snowflake_emulator: Emulator, dbt_build: Path) -> None:  # noqa: F811
+    """The gate on what the Snowflake loader and dbt-snowflake built, through connect_warehouse() and
+    the hook's connection, then again after a negative revenue is written into marts.fct_orders."""
+    from tests.test_snowflake_dbt import snowflake_deployment
+
+    stamp = json.loads((dbt_build / "landing" / "_generator.json").read_text())["reference_date"]
     reference = (datetime.fromisoformat(stamp.replace("Z", "+00:00")), "synthetic data's reference_date")
     thresholds = load_pipeline_config().gate
     outcome = {}
-    with fakesnow.patch(db_path=str(work / "fakesnow")), connect_warehouse() as db:
+    with snowflake_deployment(snowflake_emulator, BUILD_DATABASE, dbt_build), connect_warehouse() as db:
         # The shared steps label the load "load-1" and the build with its step name; an Airflow run
         # carries one run id through both.
         db.execute("update audit.load_batches set run_id = ? where run_id = 'load-1'", (BUILD,))
@@ -210,25 +221,6 @@ def _gate_step(work: Path, landing: Path) -> dict[str, dict[str, str]]:
             with contextlib.suppress(GateFailed):
                 run_gate(db, BUILD, thresholds, reference)
             outcome[case] = {name: row[0] for name, row in gate_rows(db, BUILD).items()}
-    return outcome
-
-
-@pytest.mark.slow
-def test_the_gate_judges_a_real_dbt_build_on_snowflake(tmp_path: Path) -> None:
-    from include.synthetic import generate
-    from tests.test_snowflake_dbt import STEP_TIMEOUT, _run_step
-
-    landing = tmp_path / "landing"
-    generate(landing, num_customers=150, seed=11)
-    (tmp_path / "fakesnow").mkdir()
-    for step in ("load", BUILD):
-        _run_step(step, tmp_path, landing)
-    out = tmp_path / "gate.json"
-    proc = subprocess.run([sys.executable, "-m", "tests.test_dq_gate_snowflake", str(tmp_path), str(landing),
-                           str(out)], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-                          capture_output=True, text=True, timeout=STEP_TIMEOUT)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    outcome = json.loads(out.read_text())
 
     clean = outcome["clean"]
     assert "fail" not in clean.values(), clean
@@ -236,8 +228,3 @@ def test_the_gate_judges_a_real_dbt_build_on_snowflake(tmp_path: Path) -> None:
             "freshness:orders", "features:negative_revenue"} <= set(clean)
     broken = outcome["negative_revenue"]
     assert {name for name, status in broken.items() if status == "fail"} == {"features:negative_revenue"}
-
-
-if __name__ == "__main__":  # the gate step, in a child process
-    _work, _landing, _out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-    _out.write_text(json.dumps(_gate_step(_work, _landing)))

@@ -11,24 +11,22 @@ from __future__ import annotations
 
 import math
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.snowflake_emulator import snowflake_emulator  # noqa: F401
 from tests.stitching_fixtures import (
-    PROJECT_ROOT,
     Dataset,
     Expected,
     actual_excluded,
     actual_stitch,
     copy_project,
-    load_result,
     partition,
     read_table,
     reference,
     run_dbt,
+    run_on_emulator,
     write_dataset,
 )
 
@@ -303,9 +301,9 @@ def test_max_rounds_guard_fails_and_writes_nothing(project: Path, default_run: P
     assert not read_table(default_run, leftovers)
 
 
-def test_runs_on_snowflake_sql_via_fakesnow(tmp_path: Path) -> None:
-    """dbt-snowflake against fakesnow (Snowflake SQL translated onto DuckDB), in a child process
-    with a hard timeout; the result must follow the same rules."""
+def test_runs_on_snowflake_sql_via_fakesnow(tmp_path: Path, snowflake_emulator) -> None:  # noqa: F811
+    """dbt-snowflake against the Snowflake emulator (fakesnow's server: Snowflake SQL translated onto
+    DuckDB), the project as shipped; the result must follow the same rules."""
     data = build_dataset(seed=3)
 
     def no_tabs(rows: list) -> list:
@@ -314,17 +312,8 @@ def test_runs_on_snowflake_sql_via_fakesnow(tmp_path: Path) -> None:
         return [tuple(v.replace("\t", "~") if v else v for v in row) for row in rows]
 
     small = Dataset(no_tabs(data.js[:600]), no_tabs(data.ruby[:400]), data.order_user_ids)
-    dataset_file = tmp_path / "dataset.json"
-    small.dump(dataset_file)
     project = copy_project(tmp_path / "dbt", EXCLUSION_LIST)
-    result_file = tmp_path / "result.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.stitching_fixtures", "fakesnow", str(project), str(dataset_file),
-         str(result_file)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-6000:]
-    stitched, excluded = load_result(result_file)
+    stitched, excluded = run_on_emulator(snowflake_emulator, project, small)
     expected = reference(small, exclusion_list=EXCLUSION_LIST)
     assert partition(stitched) == partition(expected.user_main_id)
     assert stitched == expected.user_main_id
