@@ -335,7 +335,7 @@ def _median_run(runs: list[dict], key: str) -> dict:
 
 
 def bench(sizes: list[int], workdir: Path, seed: int, repeat: int = 1) -> list[dict]:
-    from tests.stitching_fixtures import copy_project
+    from tests.support.stitching_fixtures import copy_project
 
     project = copy_project(workdir / "project")
     rows = []

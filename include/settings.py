@@ -16,7 +16,7 @@ PIPELINE_CONFIG = Path(os.environ.get("C360_PIPELINE_CONFIG") or PROJECT_ROOT / 
 DATA_DIR = PROJECT_ROOT / "data"
 
 # The project reads only its own files: include/contracts is the contract code and tests use. It may
-# extend the team's shared contracts, never contradict them (tests/test_contracts.py compares).
+# extend the team's shared contracts, never contradict them (tests/unit/test_contracts.py compares).
 CONTRACTS_DIR = PROJECT_ROOT / "include" / "contracts"
 
 TARGETS = ("duckdb", "snowflake")

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests import repository_bounds
+from tests.support import repository_bounds
+
+# The Snowflake emulator's fixtures, registered here so one emulator serves the whole session.
+from tests.support.snowflake_emulator import snowflake_cursor, snowflake_emulator, snowflake_target  # noqa: F401
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -1,7 +1,7 @@
 """Every place we rely on Cosmos internals, one small function each.
 
 Written against astronomer-cosmos 1.15.1. Each function says what Cosmos does, why we change it, and what
-to check when Cosmos is upgraded; tests/test_cosmos_patches.py has, per function, a test that fails when
+to check when Cosmos is upgraded; tests/dags/test_cosmos_patches.py has, per function, a test that fails when
 the internal it relies on changes and a test that the patch shows in the rendered customer_360 DAG.
 
 Public Cosmos API (ProjectConfig, ExecutionConfig incl. setup_operator_args, RenderConfig, operator_args,

@@ -1,0 +1,212 @@
+"""The whole dbt project through dbt-snowflake on the Snowflake emulator (fakesnow's HTTP server,
+include/warehouse/emulator.py), exactly as shipped: the landing data loaded by the Snowflake loader
+(PUT and COPY through the product's hook), then `dbt build` twice (the second run takes the
+incremental path) with the profile Cosmos builds from the Airflow connection and the environment the
+DAG gives every dbt invocation (dbt_env_vars). The identity graph must partition the ids exactly as
+the DuckDB build does on the same landing data.
+
+As in production, dbt_env_vars excludes unit tests on Snowflake (they run on DuckDB); the emulator
+could not run them anyway: dbt-snowflake creates a unit test's scratch table as
+`temporary table <db>.<schema>.<name>__dbt_tmp`, which DuckDB under fakesnow refuses ("TEMPORARY
+table names can *only* use the temp catalog").
+
+dbt runs as a child process with a hard timeout; the loader and the readers run in this process and
+are bounded by the connection's client timeouts. The build has a database of its own on the emulator.
+The helpers here (snowflake_deployment, build_on_snowflake) are shared with
+tests/unit/quality/test_dq_gate_snowflake.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import pytest
+
+from include.warehouse.emulator import Emulator
+from tests.conftest import PROJECT_ROOT
+from tests.support.snowflake_emulator import CONN_ID
+
+pytestmark = pytest.mark.slow
+
+STEP_TIMEOUT = 600
+REFERENCE_DATE = "2026-01-01"
+DATABASE = "c360_dbt_build"
+INCREMENTAL_MODELS = ("fct_identify_events", "fct_order_items")
+DBT = Path(sys.executable).parent / "dbt"
+
+
+@contextmanager
+def snowflake_deployment(emulator: Emulator, database: str, work: Path) -> Iterator[None]:
+    """This process as a deployment with C360_TARGET=snowflake whose connection is the emulator,
+    on a database of its own."""
+    connection = emulator.connection()
+    connection["extra"]["database"] = database
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
+        mp.setenv("C360_TARGET", "snowflake")
+        mp.delenv("C360_SNOWFLAKE_CONN_ID", raising=False)
+        # Anything that writes next to the DuckDB warehouse (e.g. the alert spool) stays out of the project.
+        mp.setenv("C360_DUCKDB_PATH", str(work / "unused.duckdb"))
+        yield
+
+
+def dbt_project_copy(work: Path) -> Path:
+    """An unmodified copy of the dbt project (others may edit dbt/ while the tests run)."""
+    project = work / "dbt"
+    if not project.exists():
+        shutil.copytree(PROJECT_ROOT / "dbt", project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    return project
+
+
+def snowflake_profile(work: Path) -> tuple[Path, dict[str, str]]:
+    """The profile exactly as Cosmos writes it for a task, from the Airflow connection, and the
+    environment of the dbt process (the mapping's secrets and the DAG's dbt_env_vars)."""
+    from include.orchestration.dbt_profiles import SnowflakeConnectionProfileMapping, dbt_env_vars
+
+    mapping = SnowflakeConnectionProfileMapping(CONN_ID, {"threads": 1})
+    profiles = work / "profiles"
+    profiles.mkdir(exist_ok=True)
+    (profiles / "profiles.yml").write_text(mapping.get_profile_file_contents("c360", "prod"))
+    return profiles, {**mapping.env_vars, **dbt_env_vars("snowflake")}
+
+
+def run_dbt(project: Path, profiles_dir: Path, target: str, env: dict[str, str], run_id: str,
+            database: str = DATABASE) -> dict:
+    """`dbt build` in a child process; returns every node's result and which models took the
+    incremental path (only there does delete+insert delete from the existing table)."""
+    logs, target_path = project.parent / f"logs-{run_id}", project.parent / f"target-{target}"
+    proc = subprocess.run(
+        [str(DBT), "build", "--project-dir", str(project), "--profiles-dir", str(profiles_dir),
+         "--target", target, "--target-path", str(target_path), "--log-path", str(logs),
+         "--vars", json.dumps({"reference_date": REFERENCE_DATE, "airflow_run_id": run_id})],
+        cwd=project.parent, capture_output=True, text=True, timeout=STEP_TIMEOUT,
+        env={**os.environ, **env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
+    )
+    results_file = target_path / "run_results.json"
+    assert results_file.exists(), f"dbt {run_id} wrote no results:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    results = json.loads(results_file.read_text())["results"]
+    results_file.unlink()  # the next build writes its own
+    log_text = (logs / "dbt.log").read_text().lower()
+    return {
+        "returncode": proc.returncode,
+        "output": proc.stdout[-6000:],
+        "results": [{"node": r["unique_id"], "status": r["status"], "message": (r.get("message") or "")[:500]}
+                    for r in results],
+        "incremental": sorted(m for m in INCREMENTAL_MODELS
+                              if re.search(rf"delete from {database}\.marts\.{m}\s", log_text)),
+    }
+
+
+def build_on_snowflake(emulator: Emulator, work: Path, landing: Path, database: str,
+                       builds: tuple[str, ...]) -> dict[str, object]:
+    """Load the landing with the Snowflake loader (run id load-1), then `dbt build` once per entry of
+    builds (its run id), all on `database` of the emulator."""
+    from include.contracts import load_sources
+    from include.loading.snowflake_loader import load_source_snowflake
+
+    out: dict[str, object] = {}
+    with snowflake_deployment(emulator, database, work):
+        out["load"] = [r.__dict__ for s in load_sources().values()
+                       for r in load_source_snowflake(s, landing, "load-1")]
+        project = dbt_project_copy(work)
+        profiles, env = snowflake_profile(work)
+        for build in builds:
+            out[build] = run_dbt(project, profiles, "prod", env, build, database)
+    return out
+
+
+def duckdb_build(work: Path, landing: Path) -> dict[str, object]:
+    import duckdb
+
+    from include.contracts import load_sources
+    from include.loading.duckdb_loader import load_source
+
+    work.mkdir(parents=True, exist_ok=True)
+    warehouse = work / "duckdb.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        for source in load_sources().values():
+            load_source(con, source, landing, "load-1")
+    project = dbt_project_copy(work)
+    env = {"C360_DBT_TARGET": "dev", "C360_DUCKDB_PATH": str(warehouse)}
+    build = run_dbt(project, project, "dev", env, "duckdb-1")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute("select user_main_id, other_id, other_id_type from stitching.user_id_stitcher").fetchall()
+    return {**build, "stitcher": rows}
+
+
+def _partition(rows: list[tuple[str, str, str]]) -> set[frozenset[tuple[str, str]]]:
+    profiles: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for main_id, other_id, other_type in rows:
+        profiles[main_id].add((other_id, other_type))
+    return {frozenset(ids) for ids in profiles.values()}
+
+
+def failures(build: dict) -> list[dict]:
+    return [r for r in build["results"] if r["status"] not in ("success", "pass", "warn")]
+
+
+@pytest.fixture(scope="module")
+def runs(snowflake_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    from include.synthetic import generate
+    from include.warehouse.snowflake import snowflake_hook
+
+    work = tmp_path_factory.mktemp("snowflake_dbt")
+    landing = work / "landing"
+    generate(landing, num_customers=150, seed=11)
+    out = build_on_snowflake(snowflake_emulator, work / "snowflake", landing, DATABASE, ("build-1", "build-2"))
+    with snowflake_deployment(snowflake_emulator, DATABASE, work), \
+            closing(snowflake_hook().get_conn()) as conn, closing(conn.cursor()) as cur:
+        cur.execute("select user_main_id, other_id, other_id_type from stitching.user_id_stitcher")
+        stitcher = cur.fetchall()
+        cur.execute("select table_schema, table_name from information_schema.tables "
+                    "where table_schema in ('STAGING', 'STITCHING', 'MARTS', 'ANALYTICS', 'AUDIT')")
+        tables = sorted(f"{s}.{t}".lower() for s, t in cur.fetchall())
+    out["export"] = {"stitcher": stitcher, "tables": tables}
+    out["duckdb"] = duckdb_build(work / "duckdb", landing)
+    return out
+
+
+def test_the_loader_fills_every_raw_table_and_reconciles(runs) -> None:
+    counts = runs["load"]
+    assert {c["source"] for c in counts} == {"identifies_js", "identifies_ruby", "orders", "order_items",
+                                            "products", "designs"}
+    assert all(c["rows_read"] == c["rows_loaded"] + c["rows_rejected"] and c["rows_loaded"] > 0 for c in counts)
+
+
+@pytest.mark.parametrize("build", ["build-1", "build-2"])
+def test_every_model_seed_and_test_builds_on_snowflake(runs, build: str) -> None:
+    result = runs[build]
+    assert len(result["results"]) > 100, result["results"]
+    assert not failures(result), failures(result)
+    assert result["returncode"] == 0, result["output"]
+
+
+def test_only_the_second_build_takes_the_incremental_path(runs) -> None:
+    assert runs["build-1"]["incremental"] == []
+    assert runs["build-2"]["incremental"] == ["fct_identify_events", "fct_order_items"]
+
+
+def test_every_layer_and_the_audit_exist_on_snowflake(runs) -> None:
+    tables = set(runs["export"]["tables"])
+    for table in ("stitching.user_id_stitcher", "stitching.excluded_ids", "marts.with_user_id",
+                  "marts.fct_orders", "analytics.kpi_summary", "audit.dbt_results"):
+        assert table in tables, sorted(tables)
+
+
+def test_the_stitcher_partitions_ids_as_the_duckdb_build_does(runs) -> None:
+    assert not failures(runs["duckdb"]), failures(runs["duckdb"])
+    assert runs["duckdb"]["returncode"] == 0, runs["duckdb"]["output"]
+    snowflake, duckdb = runs["export"]["stitcher"], runs["duckdb"]["stitcher"]
+    assert len(snowflake) == len(duckdb) > 0
+    assert _partition(snowflake) == _partition(duckdb)
+    # user_main_id is an md5 of the profile's smallest id, so the labels agree too.
+    assert sorted(map(tuple, snowflake)) == sorted(map(tuple, duckdb))
