@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs the benchmarks end to end at a small size
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 

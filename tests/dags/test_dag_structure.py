@@ -155,6 +155,7 @@ def test_an_unknown_execution_mode_is_refused(tmp_path) -> None:
         load(path)
 
 
+@pytest.mark.slow  # two dbt parses of the whole project
 def test_a_new_run_id_keeps_dbt_partial_parsing(tmp_path) -> None:
     """Each run brings a new run id and reference date; as --vars they made every dbt invocation
     re-parse the whole project. As environment variables only the files that read them re-parse."""

@@ -23,6 +23,8 @@ from include.contracts import load_sources
 from include.loading.duckdb_loader import load_all
 from tests.support.marts_fixtures import make_landing
 
+pytestmark = pytest.mark.slow  # dbt builds of the whole project, full and incremental
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_DIR = PROJECT_ROOT / "dbt"
 REFERENCE_DATE = "2026-11-01"

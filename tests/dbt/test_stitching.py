@@ -29,6 +29,8 @@ from tests.support.stitching_fixtures import (
     write_dataset,
 )
 
+pytestmark = pytest.mark.slow  # dbt builds of the staging and stitching layers, one on the Snowflake emulator
+
 EXCLUSION_LIST = [
     ("listed-anon", "anonymous_id", "bot farm"),
     (" listed-user ", "user_id", "padded entries are trimmed"),

@@ -199,6 +199,7 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnectio
     con.close()
 
 
+@pytest.mark.slow  # builds staging and stitching with dbt
 def test_exact_duplicate_event_is_staged_once(staged) -> None:
     raw = staged.execute("select count(*) from raw.identifies_js where id = 'dup1'").fetchone()[0]
     stg = staged.execute("select count(*) from staging.base_rudderstack__identifies_js "
@@ -206,6 +207,7 @@ def test_exact_duplicate_event_is_staged_once(staged) -> None:
     assert (raw, stg) == (2, 1)
 
 
+@pytest.mark.slow  # builds staging and stitching with dbt
 def test_unknown_references_are_kept_and_flagged_by_a_warn_test(staged) -> None:
     assert staged.execute("select count(*) from staging.stg_shop__order_items where order_id = 'o-missing'"
                           ).fetchone()[0] == 1
@@ -214,6 +216,7 @@ def test_unknown_references_are_kept_and_flagged_by_a_warn_test(staged) -> None:
     assert len(warned) == 2  # order_id and product_id
 
 
+@pytest.mark.slow  # builds staging and stitching with dbt
 def test_whitespace_ids_become_null_and_stay_out_of_the_graph(staged) -> None:
     rows = staged.execute("select event_id, anonymous_id, user_id from staging.base_rudderstack__identifies_js "
                           "where event_id like 'ws%' order by 1").fetchall()
@@ -222,6 +225,7 @@ def test_whitespace_ids_become_null_and_stay_out_of_the_graph(staged) -> None:
     assert not any(i.strip(" \t\xa0") == "" for i in graph_ids)
 
 
+@pytest.mark.slow  # builds staging and stitching with dbt
 def test_special_character_ids_are_stitched_verbatim(staged) -> None:
     rows = staged.execute("select other_id, other_id_type, user_main_id from stitching.user_id_stitcher "
                           "where other_id in ($a, $u1, $u2)",

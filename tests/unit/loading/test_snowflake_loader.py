@@ -111,7 +111,12 @@ def _load_both(landing: Path, source: Source, run_id: str, cur: Any, duck: Path)
 # --- (a) the whole bad-input catalogue lands as on DuckDB ------------------------------------------------
 
 
-@pytest.mark.parametrize("case", CATALOGUE, ids=[c.key for c in CATALOGUE])
+# A few classes run in make test-quick; the whole catalogue (about 75 s on the emulator) in make test.
+QUICK_CASES = {"wrong_column_count", "non_utf8", "quoted_separators", "unparsable_timestamp"}
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=c.key, marks=() if c.key in QUICK_CASES else pytest.mark.slow) for c in CATALOGUE])
 def test_bad_input_lands_as_on_duckdb(case: Case, tmp_path: Path, snowflake_cursor) -> None:
     landing = tmp_path / "landing"
     _write(case, landing)
