@@ -1,6 +1,7 @@
-"""Catch the project reading files beside its repository (a user's clone has no ../shared): a Python
-audit hook records every file opened under the repository's parent folder but outside the repository
-itself. Temporary folders and the interpreter's own prefix are not "beside" it, whatever their path."""
+"""Catch the project reading files beside its repository (a user's clone has no shared folder
+beside it): a Python audit hook records every file opened under the repository's parent folder but
+outside the repository itself. Temporary folders and the interpreter's own prefix are not "beside"
+it, whatever their path."""
 
 from __future__ import annotations
 

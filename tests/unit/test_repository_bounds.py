@@ -1,4 +1,4 @@
-"""The project reads only its own files: a user's clone has no ../shared beside it."""
+"""The project reads only its own files: a user's clone has no shared folder beside it."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_the_guard_sees_a_read_beside_the_repository(tmp_path_factory: pytest.Te
     if not repository_bounds.watch():
         pytest.skip("the repository has no siblings")
     before = len(repository_bounds.outside_reads)
-    sibling = PROJECT_ROOT.parent / "shared" / "contracts" / "outputs.yml"
+    sibling = PROJECT_ROOT.parent / "another-checkout" / "contracts" / "outputs.yml"
     with contextlib.suppress(OSError):  # the hook fires before the file system answers: a missing file counts
         sibling.read_text()
     assert repository_bounds.outside_reads[before:] == [str(sibling)]
