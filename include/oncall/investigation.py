@@ -31,9 +31,15 @@ REPORT_DDL = (
     """create table if not exists audit.stitching_investigations (
     investigation_run_id varchar, requested varchar, user_main_id varchar, ids bigint, user_ids bigint,
     anonymous_ids bigint, linking_events bigint, bridge_ids varchar, suggested_fix varchar,
-    report_markdown varchar, created_at timestamp
+    report_markdown varchar, created_at timestamp, kind varchar, verdict varchar, answer_json varchar
 )""",
 )
+# Added after the first release (include/oncall/id_path.py's answers): a table made before gets them added,
+# its rows keep null there (kind null = 'profile').
+ADDED_REPORT_COLUMNS = (("kind", "varchar"), ("verdict", "varchar"), ("answer_json", "varchar"))
+REPORT_COLUMNS = ("investigation_run_id", "requested", "user_main_id", "ids", "user_ids", "anonymous_ids",
+                  "linking_events", "bridge_ids", "suggested_fix", "report_markdown", "created_at", "kind",
+                  "verdict", "answer_json")
 INPUT_TABLES = ("stitching.user_id_stitcher", "stitching.excluded_ids", "staging.stg_rudderstack__identifies")
 
 
@@ -287,15 +293,32 @@ def investigate(con: Db | Any, id_value: str | None = None, id_type: str | None 
 def record_report(con: Db | Any, run_id: str, report: Report) -> None:
     db = as_db(con)
     users = sum(1 for _, t in report.members if t == "user_id")
+    insert_report_row(db, {
+        "investigation_run_id": run_id, "requested": report.requested, "user_main_id": report.user_main_id,
+        "ids": len(report.members), "user_ids": users, "anonymous_ids": len(report.members) - users,
+        "linking_events": len(report.events),
+        "bridge_ids": json.dumps([{"id": b.other_id, "type": b.other_id_type, "linked_ids": b.linked_ids,
+                                   "split_sizes": list(b.split_sizes[:20])} for b in report.bridges[:100]]),
+        "suggested_fix": report.suggested_fix, "report_markdown": report.markdown(), "kind": "profile"})
+
+
+def ensure_report_table(con: Db | Any) -> None:
+    """audit.stitching_investigations, created when missing; a table made before the added columns gets them."""
+    db = as_db(con)
     db.script(REPORT_DDL)
-    db.execute(
-        "insert into audit.stitching_investigations values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (run_id, report.requested, report.user_main_id, len(report.members), users, len(report.members) - users,
-         len(report.events),
-         json.dumps([{"id": b.other_id, "type": b.other_id_type, "linked_ids": b.linked_ids,
-                      "split_sizes": list(b.split_sizes[:20])} for b in report.bridges[:100]]),
-         report.suggested_fix, report.markdown(), datetime.now(UTC).replace(tzinfo=None)),
-    )
+    present = db.columns("audit.stitching_investigations")
+    for name, sql_type in ADDED_REPORT_COLUMNS:
+        if name not in present:
+            db.execute(f"alter table audit.stitching_investigations add column {name} {sql_type}")
+
+
+def insert_report_row(con: Db | Any, row: dict[str, Any]) -> None:
+    """One row of audit.stitching_investigations by column name (created_at set here; others null when absent)."""
+    db = as_db(con)
+    ensure_report_table(db)
+    values = {**row, "created_at": datetime.now(UTC).replace(tzinfo=None)}
+    db.execute(f"insert into audit.stitching_investigations ({', '.join(REPORT_COLUMNS)}) "
+               f"values ({', '.join('?' * len(REPORT_COLUMNS))})", [values.get(c) for c in REPORT_COLUMNS])
 
 
 def run_investigation(params: dict, run_id: str) -> dict:
