@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import pytest
 
 from include.contracts import load_sources
-from include.warehouse.emulator import Emulator, serve
+from include.warehouse.emulator import Emulator
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -177,16 +178,16 @@ def query(emu: Emulator, sql: str) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def built(snowflake_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     work = tmp_path_factory.mktemp("sql_literals_snowflake")
-    with serve(work / "fakesnow") as emu:
-        load_raw_tables(emu)
-        project = copy_project(work / "dbt")
-        profiles = write_profile(emu, work / "profiles")
-        build = dbt(project, profiles, "build", "--select", "staging", "+path:models/stitching")
-        # After a hung build (killed by timeout: 124) the probe would only hang as well.
-        probe = dbt(project, profiles, "run", "--select", "literal_probe") if build.returncode != 124 else build
-        yield {"emu": emu, "build": build, "probe": probe}
+    emu = replace(snowflake_emulator, database="c360_literals")  # a database of the module's own
+    load_raw_tables(emu)
+    project = copy_project(work / "dbt")
+    profiles = write_profile(emu, work / "profiles")
+    build = dbt(project, profiles, "build", "--select", "staging", "+path:models/stitching")
+    # After a hung build (killed by timeout: 124) the probe would only hang as well.
+    probe = dbt(project, profiles, "run", "--select", "literal_probe") if build.returncode != 124 else build
+    yield {"emu": emu, "build": build, "probe": probe}
 
 
 def _output(proc: subprocess.CompletedProcess) -> str:

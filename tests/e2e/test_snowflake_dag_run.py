@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from include.warehouse.emulator import DATABASE, Emulator, serve
+from include.warehouse.emulator import Emulator
 from tests.conftest import (
     REFERENCE_LOGICAL_DATE,
     DagRunResult,
@@ -61,41 +60,42 @@ def _read(emulator: Emulator, queries: dict[str, str]) -> dict[str, list[dict]]:
 
     conn = emulator.connection()
     with snowflake.connector.connect(
-        user=conn["login"], password=conn["password"], database=DATABASE, schema="public",
+        user=conn["login"], password=conn["password"], database=emulator.database, schema="public",
         **{k: v for k, v in conn["extra"].items() if k not in ("database", "warehouse", "role")},
     ) as con, con.cursor() as cur:
         return {name: _rows(cur, sql) for name, sql in queries.items()}
 
 
 @pytest.fixture(scope="module")
-def snowflake_run(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnowflakeRun]:
+def snowflake_run(small_landing: Path, snowflake_emulator: Emulator,
+                  tmp_path_factory: pytest.TempPathFactory) -> SnowflakeRun:
     work = tmp_path_factory.mktemp("snowflake_run")
-    with serve(work / "fakesnow") as emulator:
-        connection = emulator.connection()
-        connection["password"] = SENTINEL
-        home = fresh_airflow_home(work / "airflow")
-        env = airflow_env(
-            home, work / "never-written.duckdb",
-            C360_TARGET="snowflake",
-            C360_SNOWFLAKE_THREADS="1",
-            AIRFLOW_CONN_SNOWFLAKE_DEFAULT=json.dumps(connection),
-            AIRFLOW_CONN_C360_ALERTS_SMTP=json.dumps({
-                "conn_type": "smtp", "host": "127.0.0.1", "port": 9, "login": "alerts", "password": SENTINEL,
-                "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "a@c360.test",
-                          "to": "o@c360.test", "timeout": 2, "retry_limit": 0}}),
-            AIRFLOW_CONN_C360_ALERTS_SLACK=json.dumps({
-                "conn_type": "slackwebhook", "password": f"https://127.0.0.1:9/services/{SENTINEL}"}),
-            AIRFLOW__API_AUTH__JWT_SECRET=SENTINEL,
-        )
-        result = run_dag(env, {"source_dir": str(small_landing), "target": "snowflake"},
-                         logical_date=REFERENCE_LOGICAL_DATE, timeout=2400)
-        tables = _read(emulator, {
-            "stitcher": STITCHER, "features": FEATURES,
-            "load_batches": "select * from audit.load_batches",
-            "gate": f"select check_name, status from audit.dq_gate_results where run_id = '{result.run_id}'",
-            "dbt_results": "select * from audit.dbt_results",
-        })
-        yield SnowflakeRun(result, home, work / "never-written.duckdb", tables)
+    emulator = replace(snowflake_emulator, database="c360_e2e")  # a database of the run's own
+    connection = emulator.connection()
+    connection["password"] = SENTINEL
+    home = fresh_airflow_home(work / "airflow")
+    env = airflow_env(
+        home, work / "never-written.duckdb",
+        C360_TARGET="snowflake",
+        C360_SNOWFLAKE_THREADS="1",
+        AIRFLOW_CONN_SNOWFLAKE_DEFAULT=json.dumps(connection),
+        AIRFLOW_CONN_C360_ALERTS_SMTP=json.dumps({
+            "conn_type": "smtp", "host": "127.0.0.1", "port": 9, "login": "alerts", "password": SENTINEL,
+            "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "a@c360.test",
+                      "to": "o@c360.test", "timeout": 2, "retry_limit": 0}}),
+        AIRFLOW_CONN_C360_ALERTS_SLACK=json.dumps({
+            "conn_type": "slackwebhook", "password": f"https://127.0.0.1:9/services/{SENTINEL}"}),
+        AIRFLOW__API_AUTH__JWT_SECRET=SENTINEL,
+    )
+    result = run_dag(env, {"source_dir": str(small_landing), "target": "snowflake"},
+                     logical_date=REFERENCE_LOGICAL_DATE, timeout=2400)
+    tables = _read(emulator, {
+        "stitcher": STITCHER, "features": FEATURES,
+        "load_batches": "select * from audit.load_batches",
+        "gate": f"select check_name, status from audit.dq_gate_results where run_id = '{result.run_id}'",
+        "dbt_results": "select * from audit.dbt_results",
+    })
+    return SnowflakeRun(result, home, work / "never-written.duckdb", tables)
 
 
 def _duckdb_rows(run: WarehouseRun, sql: str) -> list[dict]:

@@ -12,7 +12,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, is_dataclass
+from dataclasses import dataclass, is_dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from include.orchestration import run_local
 from include.quality.report import RESULTS_DDL
 from include.warehouse import connect_warehouse
 from include.warehouse.db import Db
-from include.warehouse.emulator import Emulator, serve
+from include.warehouse.emulator import Emulator
 from tests.conftest import PROJECT_ROOT
 from tests.unit.oncall.test_investigation import LINKS
 
@@ -119,14 +119,14 @@ def on(target: str, w: Warehouses, database: str | None = None) -> Iterator[None
 
 
 @pytest.fixture(scope="module")
-def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouses]:
+def warehouses(snowflake_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
     tmp = tmp_path_factory.mktemp("readers")
-    with serve(tmp / "fakesnow") as emulator:
-        w = Warehouses(tmp / "warehouse.duckdb", emulator, tmp / "unused" / "warehouse.duckdb")
-        for target in ("duckdb", "snowflake"):
-            with on(target, w), connect_warehouse() as db:
-                build(db)
-        yield w
+    emulator = replace(snowflake_emulator, database="c360_readers")  # a database of the module's own
+    w = Warehouses(tmp / "warehouse.duckdb", emulator, tmp / "unused" / "warehouse.duckdb")
+    for target in ("duckdb", "snowflake"):
+        with on(target, w), connect_warehouse() as db:
+            build(db)
+    return w
 
 
 def both(w: Warehouses, read):
