@@ -51,7 +51,8 @@ def test_the_guard_sees_a_read_beside_the_repository(tmp_path_factory: pytest.Te
     if not repository_bounds.watch():
         pytest.skip("the repository has no siblings")
     before = len(repository_bounds.outside_reads)
-    sibling = PROJECT_ROOT.parent / "another-checkout" / "contracts" / "outputs.yml"
+    # The team's folder a user's clone lacks: a sibling whether or not it is there.
+    sibling = PROJECT_ROOT.parent.joinpath("shared", "contracts", "outputs.yml")
     with contextlib.suppress(OSError):  # the hook fires before the file system answers: a missing file counts
         sibling.read_text()
     assert repository_bounds.outside_reads[before:] == [str(sibling)]
