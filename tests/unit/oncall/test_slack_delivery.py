@@ -18,11 +18,11 @@ from types import SimpleNamespace
 # Imported before any test starts: importing Airflow configures logging afresh, which would drop
 # the handler caplog adds for a test, and every "no token in the logs" check would pass on nothing.
 import airflow.providers.slack.notifications.slack_webhook  # noqa: F401
-import duckdb
 import pytest
 
 from include.oncall.alert import Alert, alert_from_task_context
 from include.oncall.delivery import deliver, spool_path
+from tests.unit.oncall.test_alerts import recorded
 
 RUN = "manual__2026-11-20T10:00:00+00:00"
 SECRET = "XXXsecretWebhookToken42"  # pragma: allowlist secret
@@ -101,13 +101,6 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in PROXY_VARS:  # the client would send even a loopback request through a proxy
         monkeypatch.delenv(name, raising=False)
     return path
-
-
-def recorded(path: Path) -> list[dict]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        cur = con.execute("select * from audit.alerts order by created_at")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def an_alert() -> Alert:
