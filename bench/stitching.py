@@ -315,7 +315,7 @@ def _run_child_step(step: str, project: Path, db_path: Path) -> None:
     elif step == "partition":
         result = partition_check(db_path)
     elif step == "stage":
-        result = dbt_step(project, db_path, ["build", "--select", "stitch_exclusion_list",
+        result = dbt_step(project, db_path, ["build", "--select", "stitch_exclusion_list", "stitch_link_exclusions",
                                              "+stg_rudderstack__identifies", "stg_shop__orders",
                                              "--resource-type", "model", "--resource-type", "seed"])
     elif step == "stitching":

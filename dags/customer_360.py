@@ -1,4 +1,4 @@
-"""customer_360: landing files -> raw -> staging -> stitching -> marts -> analytics -> dq_gate."""
+"""customer_360: landing files -> raw -> staging -> stitching -> marts -> analytics -> dq_gate -> publish."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from include.orchestration import tasks
 from include.orchestration.dbt_layers import layer_task_group
 from include.orchestration.params import dag_params
 from include.orchestration.pipeline_config import load_pipeline_config
+from include.publishing.assets import published_assets
 from include.quality.gate import GateFailed
 
 DOC_MD = """
@@ -31,9 +32,16 @@ DOC_MD = """
    `airflow_run_id`).
 4. **dq_gate** writes one row per check to `audit.dq_gate_results` and fails the run on any `fail`;
    its log ends with the table of every check.
+5. **publish** (only after a passing or warning gate): the layers were built where readers do not look
+   (`<layer>__blue` or `__green`, chosen by **plan_build**); publish points the contract names
+   (`stitching.*`, `marts.*`, `analytics.*`) at them in one transaction, appends the build's
+   profile renames to `stitching.user_main_id_changes`, and emits an Asset per contract table
+   (`c360.marts.with_user_id`, ...) that downstream DAGs run on. A failed gate publishes nothing:
+   readers stay on the last good run (`audit.builds` says which run is published).
 
 On-call: the failed task's group is the layer; its log names the model or test. Identity merges:
-`stitching.user_id_stitcher` (who is in a profile) and `stitching.excluded_ids` (who was kept out).
+`stitching.user_id_stitcher` (who is in a profile) and `stitching.excluded_ids` (who was kept out);
+the rejected build's own tables are in `stitching__<colour>` (the stitching_investigation DAG reads it).
 """
 
 CONFIG = load_pipeline_config()
@@ -59,8 +67,13 @@ with DAG(
         return tasks.prepare(params)
 
     @task(pool=settings.DUCKDB_POOL, retries=CONFIG.loads.retries, retry_delay=CONFIG.loads.retry_delay)
-    def load(source_name: str, source_dir: str, run_id: str | None = None) -> list[dict]:
-        return tasks.load(source_name, source_dir, run_id)
+    def load(source_name: str, source_dir: str, run_id: str | None = None, params: dict | None = None) -> list[dict]:
+        # full_refresh reloads every landing file; otherwise only new and changed files are read.
+        return tasks.load(source_name, source_dir, run_id, full_refresh=bool(params["full_refresh"]))
+
+    @task(pool=settings.DUCKDB_POOL, retries=0)
+    def plan_build(run_id: str | None = None) -> str:
+        return tasks.plan_build(run_id)
 
     @task(pool=settings.DUCKDB_POOL, retries=0)
     def dq_gate(run_id: str | None = None) -> str:
@@ -70,14 +83,22 @@ with DAG(
             # The data will not change by retrying: fail at once.
             raise AirflowFailException(str(exc)) from exc
 
+    # Runs only when the gate passed (or warned); a failed gate leaves readers on the last publish.
+    @task(pool=settings.DUCKDB_POOL, retries=0, outlets=published_assets())
+    def publish(run_id: str | None = None, outlet_events=None) -> dict:
+        published = tasks.publish(run_id)
+        for asset in published_assets():
+            outlet_events[asset].extra = published.extra()
+        return published.extra()
+
     source_dir = prepare_sources()
     with TaskGroup("load_sources") as load_sources_group:
         for name in load_sources():
             load.override(task_id=name)(name, source_dir)
 
-    upstream = load_sources_group
+    upstream = [load_sources_group, source_dir >> plan_build()]
     for layer in CONFIG.layers:
         group = layer_task_group(layer, CONFIG.dbt_execution_mode)
         upstream >> group
         upstream = group
-    upstream >> dq_gate()
+    upstream >> dq_gate() >> publish()

@@ -8,6 +8,7 @@ from airflow.sdk import DAG, Param, task
 
 from include import settings
 from include.oncall.id_path import DEFAULT_MAX_LINKS, MAX_MAX_LINKS
+from include.publishing.build import WHICH_BUILDS
 
 DOC_MD = """
 ### stitching_investigation — why did these ids merge?
@@ -26,6 +27,9 @@ time, landing file and row), or why they are not in one profile: two different p
 user_main_ids named), an id kept out of the graph (its rule from `stitching.excluded_ids`), or an
 unknown id. A profile with more than **max_links** links is refused. The answer is kept in
 `audit.stitching_investigations` too (kind `path`, chain in `answer_json`).
+
+**build**: `latest` (default) reads the graph the latest customer_360 run built, the one its gate
+judged and an alert names, even when the gate kept it from readers; `published` reads what readers see.
 """
 
 with DAG(
@@ -45,6 +49,9 @@ with DAG(
                                       "shortest chain of identify links between them), or why they are not."),
         "other_id_type": Param(None, type=["null", "string"], enum=[None, "user_id", "anonymous_id"],
                                description="Type of other_id, when the same string is used as both."),
+        "build": Param("latest", type="string", enum=list(WHICH_BUILDS),
+                       description="latest: the graph the latest run built and its gate judged (what an alert "
+                                   "names, published or not); published: the graph readers see."),
         "max_links": Param(DEFAULT_MAX_LINKS, type="integer", minimum=1, maximum=MAX_MAX_LINKS,
                            description="With other_id: refuse a profile with more links than this."),
     },

@@ -28,6 +28,13 @@ def duckdb_path() -> Path:
     return Path(explicit).expanduser().resolve() if explicit else PROJECT_ROOT / "warehouse" / "c360.duckdb"
 
 
+def export_dir() -> Path:
+    """Where downstream hand-offs (the features export) write: $C360_EXPORT_DIR, else a git-ignored
+    folder inside the project. A path an object-store mount or a sync job reads in production."""
+    explicit = os.environ.get("C360_EXPORT_DIR")
+    return Path(explicit).expanduser().resolve() if explicit else PROJECT_ROOT / "exports"
+
+
 def default_source_dir() -> str:
     """The landing directory a run reads when none is given; empty means 'generate synthetic data'."""
     return os.environ.get("C360_SOURCE_DIR", "")

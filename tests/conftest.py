@@ -17,7 +17,12 @@ import pytest
 from tests.support import repository_bounds
 
 # The Snowflake emulator's fixtures, registered here so one emulator serves the whole session.
-from tests.support.snowflake_emulator import snowflake_cursor, snowflake_emulator, snowflake_target  # noqa: F401
+from tests.support.snowflake_emulator import (  # noqa: F401
+    either_warehouse,
+    snowflake_cursor,
+    snowflake_emulator,
+    snowflake_target,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

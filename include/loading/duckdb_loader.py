@@ -5,8 +5,14 @@ INSERT ... SELECT that casts every value to the contract type and checks it (inc
 a row that breaks the contract lands with its reason and the record as read, and once the source's
 files are in, those few rows move to audit.rejected_rows. Nothing is materialised between the file
 and the raw table, so a file is held once, and DuckDB spills to its temp directory rather than grow.
-A source is reloaded whole inside one transaction, so a re-run (or a run killed half-way) never
-leaves a doubled or partial batch.
+
+Loads are incremental (include/loading/batches.py): a run reads only the files that are new or whose
+content changed (size and SHA-256 against the file's current batch in audit.load_batches); a changed
+file's earlier raw and rejected rows are replaced, an unchanged file is not read, a vanished file's
+rows stay (a warning, and `missing_since_run_id` on its batch). A full refresh (the DAG param
+`full_refresh`) reloads the source whole from the files that are there. Whatever a run does to a
+source happens inside one transaction, so a re-run (or a run killed half-way) never leaves a doubled
+or partial batch.
 """
 
 from __future__ import annotations
@@ -20,6 +26,30 @@ from pathlib import Path
 import duckdb
 
 from include.contracts import Source
+from include.loading.batches import (
+    BATCH_INSERT,
+    KEEP_READ_CONFLICTS,
+    LANDING_FILES_DDL,
+    READ_FILES,
+    CurrentBatch,
+    Plan,
+    Reread,
+    audit_statements,
+    batch_columns_ddl,
+    batch_row,
+    candidates_sql,
+    current_batches_sql,
+    fingerprint,
+    full_reason,
+    landing_paths,
+    landing_rows,
+    log_plan,
+    plan_load,
+    presence_statements,
+    touched_keys_sql,
+    unchanged_in_conflict_sql,
+    unchanged_losers_sql,
+)
 from include.loading.rules import (
     DATA_SUFFIXES,
     DUCKDB,
@@ -115,85 +145,151 @@ def _settings(con: duckdb.DuckDBPyConnection, **values: object) -> Iterator[None
             con.execute(f"set {name} = {value!r}")
 
 
-def load_source(con: duckdb.DuckDBPyConnection, source: Source, source_dir: Path, run_id: str) -> list[FileResult]:
-    """Reload raw.<source> from every data file under source_dir/<source>; returns per-file counts."""
+def load_source(con: duckdb.DuckDBPyConnection, source: Source, source_dir: Path, run_id: str,
+                full_refresh: bool = False) -> list[FileResult]:
+    """Load raw.<source> from the data files under source_dir/<source> that are new or changed (every
+    file when loaded whole: include/loading/batches.py); returns the counts of the files it read."""
     folder = Path(source_dir) / source.name
     if not folder.is_dir():
         raise LoadError(f"source {source.name!r}: landing directory {folder} does not exist")
-    # Hidden files are writers' work in progress (e.g. a generator's .part-*.tmp); everything else
-    # is accounted for, loaded or quarantined.
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    landing = [fingerprint(path) for path in landing_paths(folder)]
 
     table = f"raw.{q(source.name)}"
-    now = datetime.now(UTC).replace(tzinfo=None)
+    stamp = {"run_id": run_id, "now": datetime.now(UTC).replace(tzinfo=None)}
     con.execute("set TimeZone = 'UTC'")
-    for statement in audit_ddl(DUCKDB):
+    for statement in (*audit_ddl(DUCKDB), *batch_columns_ddl(DUCKDB)):
         con.execute(statement)
+    current = {row[0]: CurrentBatch(*row) for row in
+               con.execute(current_batches_sql(DUCKDB), {"s": source.name}).fetchall()}
+    reason = full_reason(source, full_refresh=full_refresh, raw_columns=_raw_columns(con, source), current=current)
+    plan = plan_load(landing, current, full=reason is not None)
+    log_plan(source, plan, reason)
+    try:
+        results = _load_in_transaction(con, source, plan, table, stamp)
+    except Reread as exc:
+        log.warning("source %s: a primary-key conflict reaches rows of unchanged file(s) %s; reading every file "
+                    "again", source.name, ", ".join(exc.files))
+        results = _load_in_transaction(con, source, plan_load(landing, current, full=False, reread=True), table, stamp)
+    if not landing:
+        log.warning("source %s: no files in %s; raw.%s holds %s", source.name, folder, source.name,
+                    "nothing" if plan.full else "what earlier runs loaded")
+    for r in results:
+        log.info("%s/%s (%s): read %d, loaded %d, rejected %d", r.source, r.file_name, r.load_action, r.rows_read,
+                 r.rows_loaded, r.rows_rejected)
+    return results
+
+
+def _raw_columns(con: duckdb.DuckDBPyConnection, source: Source) -> set[str] | None:
+    names = {name.lower() for name, in con.execute(
+        "select column_name from information_schema.columns where table_schema = 'raw' and table_name = $t",
+        {"t": source.name}).fetchall()}
+    return names or None
+
+
+def _load_in_transaction(con: duckdb.DuckDBPyConnection, source: Source, plan: Plan, table: str,
+                         stamp: dict) -> list[FileResult]:
     # Probed before the transaction: a failed statement would abort it.
-    unreadable_files = {path: unreadable(con, path) for path in files}
+    unreadable_files = {f.path: unreadable(con, f.path) for f in plan.read}
     with _settings(con, memory_limit=MEMORY_LIMIT):
         con.execute("begin transaction")
         try:
-            results = _load_files(con, source, files, unreadable_files, table, {"run_id": run_id, "now": now})
+            results = _load_files(con, source, plan, unreadable_files, table, stamp)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
-    if not results:
-        log.warning("source %s: no files in %s; raw.%s is empty", source.name, folder, source.name)
-    for r in results:
-        log.info("%s/%s: read %d, loaded %d, rejected %d", r.source, r.file_name, r.rows_read, r.rows_loaded,
-                 r.rows_rejected)
     return results
 
 
-def _load_files(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path], unreadable: dict[Path, str | None],
+def _bound(con: duckdb.DuckDBPyConnection, sql: str, **values: object) -> duckdb.DuckDBPyConnection:
+    """Run shared SQL (batches.py) with the named values it uses: DuckDB refuses unused ones."""
+    return con.execute(sql, {name: value for name, value in values.items() if f"${name}" in sql})
+
+
+def _load_files(con: duckdb.DuckDBPyConnection, source: Source, plan: Plan, unreadable: dict[Path, str | None],
                 table: str, stamp: dict) -> list[FileResult]:
-    """The body of the source's transaction: raw table, rejected rows and batch rows, all replaced."""
-    columns = ", ".join(f"{q(c.name)} {c.duckdb_type}" for c in source.columns)
+    """The body of the source's transaction: the files read replace their rows in the raw table, their
+    rejected rows and their current batches (on a full load: everything of the source)."""
+    con.execute(LANDING_FILES_DDL)
+    if plan.files:
+        con.executemany("insert into _landing_files values (?, ?, ?, ?)", landing_rows(plan))
+    # A run with nothing new leaves the raw table alone.
+    results = _load_read_files(con, source, plan, unreadable, table, stamp) if plan.read or plan.full else []
+    for statement in presence_statements(DUCKDB):
+        _bound(con, statement, s=source.name, run=stamp["run_id"])
+    return results
+
+
+def _load_read_files(con: duckdb.DuckDBPyConnection, source: Source, plan: Plan, unreadable: dict[Path, str | None],
+                     table: str, stamp: dict) -> list[FileResult]:
     # _reason and _raw_record carry a rejected row from its insert to audit.rejected_rows.
-    con.execute(
-        f"create or replace table {table} ({columns}, _file_name varchar, _row_number bigint, "
-        "_run_id varchar, _loaded_at timestamp, _reason varchar, _raw_record varchar)"
-    )
+    if plan.full:
+        columns = ", ".join(f"{q(c.name)} {c.duckdb_type}" for c in source.columns)
+        con.execute(
+            f"create or replace table {table} ({columns}, _file_name varchar, _row_number bigint, "
+            "_run_id varchar, _loaded_at timestamp, _reason varchar, _raw_record varchar)"
+        )
+    else:
+        # The keys the files' earlier rows held: a conflict they settled may be re-decided now.
+        con.execute(f"create or replace temp table _touched as "
+                    f"{touched_keys_sql(DUCKDB, source, table, f'where _file_name in {READ_FILES}')}")
+        con.execute(f"delete from {table} where _file_name in {READ_FILES}")
+        con.execute(f"alter table {table} add column _reason varchar")
+        con.execute(f"alter table {table} add column _raw_record varchar")
     con.execute("create or replace temp table _rejected (file_name varchar, row_number bigint, "
                 "reason varchar, raw_record varchar)")
     read_counts: dict[str, int] = {}
-    for path in files:
-        why = unreadable[path]
+    for f in plan.read:
+        why = unreadable[f.path]
         if why:
-            read_counts[path.name] = _quarantine_file(con, path, why)
+            read_counts[f.name] = _quarantine_file(con, f.path, why)
         else:
-            read_counts[path.name] = _load_file(con, source, path, table, stamp)
+            read_counts[f.name] = _load_file(con, source, f.path, table, stamp)
     con.execute(f"insert into _rejected select _file_name, _row_number, _reason, _raw_record from {table} "
                 "where _reason is not null")
     con.execute(f"delete from {table} where _reason is not null")
     con.execute(f"alter table {table} drop column _reason")
     con.execute(f"alter table {table} drop column _raw_record")
 
-    con.execute(f"create or replace temp table _conflicts as {conflicts_select(DUCKDB, source, table)}")
-    con.execute(f"delete from {table} where (_file_name, _row_number) in "
-                "(select file_name, row_number from _conflicts)")
-    con.execute("insert into _rejected select * from _conflicts")
+    _settle_conflicts(con, source, plan, table)
 
-    con.execute("delete from audit.load_batches where source = $s", {"s": source.name})
-    con.execute("delete from audit.rejected_rows where source = $s", {"s": source.name})
+    for statement in audit_statements(DUCKDB, plan.full):
+        _bound(con, statement, s=source.name)
     con.execute(
         """insert into audit.rejected_rows
            select $run, $s, file_name, row_number, reason, raw_record, $now from _rejected""",
         {"run": stamp["run_id"], "s": source.name, "now": stamp["now"]},
     )
-    loaded = dict(con.execute(f"select _file_name, count(*) from {table} group by all").fetchall())
+    loaded = dict(con.execute(f"select _file_name, count(*) from {table} where _file_name in {READ_FILES} "
+                              "group by all").fetchall())
     rejected = dict(con.execute("select file_name, count(*) from _rejected group by all").fetchall())
-    results = [FileResult(source.name, name, rows_read, loaded.get(name, 0), rejected.get(name, 0))
-               for name, rows_read in read_counts.items()]
+    results = [FileResult(source.name, f.name, read_counts[f.name], loaded.get(f.name, 0), rejected.get(f.name, 0),
+                          plan.actions[f.name], f.size, f.sha256) for f in plan.read]
     if results:
-        con.executemany(
-            "insert into audit.load_batches values (?, ?, ?, ?, ?, ?, ?)",
-            [(stamp["run_id"], r.source, r.file_name, r.rows_read, r.rows_loaded, r.rows_rejected, stamp["now"])
-             for r in results],
-        )
+        con.executemany(BATCH_INSERT.format(", ".join("?" * 11)),
+                        [batch_row(stamp["run_id"], stamp["now"], r) for r in results])
     return results
+
+
+def _settle_conflicts(con: duckdb.DuckDBPyConnection, source: Source, plan: Plan, table: str) -> None:
+    """Primary-key conflicts (rules.conflicts_select) among the rows of the keys the run touches: the
+    losers among the rows it read go to _rejected. Raises Reread when a loser (or an earlier loser
+    whose verdict may change) is a row of an unchanged file."""
+    if plan.full:
+        con.execute(f"create or replace temp table _conflicts as {conflicts_select(DUCKDB, source, table)}")
+    else:
+        read_rows = f"where _file_name in {READ_FILES}"
+        con.execute(f"insert into _touched {touched_keys_sql(DUCKDB, source, table, read_rows)}")
+        con.execute(f"create or replace temp table _candidates as {candidates_sql(DUCKDB, source, [table])}")
+        con.execute(f"create or replace temp table _conflicts as {conflicts_select(DUCKDB, source, '_candidates')}")
+        reached = {name for name, in con.execute(unchanged_in_conflict_sql()).fetchall()}
+        reached |= {name for name, in _bound(con, unchanged_losers_sql(DUCKDB, source), s=source.name).fetchall()}
+        if reached:
+            raise Reread(sorted(reached))
+        con.execute(KEEP_READ_CONFLICTS)
+    con.execute(f"delete from {table} where (_file_name, _row_number) in "
+                "(select file_name, row_number from _conflicts)")
+    con.execute("insert into _rejected select * from _conflicts")
 
 
 def unreadable(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
@@ -301,11 +397,13 @@ def _number_csv_rows(con: duckdb.DuckDBPyConnection, table: str, file_name: str)
     return rejects
 
 
-def load_all(con: duckdb.DuckDBPyConnection, source_dir: Path, run_id: str) -> list[FileResult]:
+def load_all(con: duckdb.DuckDBPyConnection, source_dir: Path, run_id: str,
+             full_refresh: bool = False) -> list[FileResult]:
     """Load every source of the contract (the DAG runs one task per source instead)."""
     from include.contracts import load_sources
 
-    return [r for source in load_sources().values() for r in load_source(con, source, source_dir, run_id)]
+    return [r for source in load_sources().values()
+            for r in load_source(con, source, source_dir, run_id, full_refresh=full_refresh)]
 
 
 if __name__ == "__main__":
@@ -316,7 +414,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Load a landing directory into the DuckDB warehouse.")
     parser.add_argument("source_dir", type=Path)
     parser.add_argument("--duckdb", type=Path, default=None, help="warehouse file (default: C360_DUCKDB_PATH)")
+    parser.add_argument("--full-refresh", action="store_true", help="reload every file, not only new or changed ones")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with duckdb.connect(str(args.duckdb or settings.duckdb_path())) as connection:
-        load_all(connection, args.source_dir, run_id="manual")
+        load_all(connection, args.source_dir, run_id="manual", full_refresh=args.full_refresh)

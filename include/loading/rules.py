@@ -9,6 +9,7 @@ between the two only where the databases do (quoting, casts, JSON, string functi
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ WHITESPACE = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(1
 # Timestamps in UTC that DuckDB's plain timestamp cast reads exactly as the time-zone-aware one.
 UTC_SHAPES = ("____-__-__T__:__:__Z", "____-__-__ __:__:__+00")
 _SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+# How a row rejected as a conflicting duplicate's reason starts (the incremental load looks them up).
+CONFLICT_REASON = "conflicting duplicate of primary key "
 
 
 class LoadError(Exception):
@@ -38,6 +41,11 @@ class FileResult:
     rows_read: int
     rows_loaded: int
     rows_rejected: int
+    # What the run did with the file (include/loading/batches.py: loaded, replaced or reloaded) and
+    # the content it read: the file's audit.load_batches row.
+    load_action: str = "loaded"
+    file_size: int | None = None
+    content_sha256: str | None = None
 
 
 class Dialect:
@@ -51,6 +59,14 @@ class Dialect:
 
     def literal(self, value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
+
+    def param(self, name: str) -> str:
+        """A named bind parameter (the value is passed to execute in a dict)."""
+        raise NotImplementedError
+
+    def json_text(self, ref: str, key: str) -> str:
+        """The text of a key of a JSON object held as text in `ref`."""
+        raise NotImplementedError
 
     def trim(self, ref: str) -> str:
         return f"trim({ref}, {WHITESPACE})"
@@ -79,6 +95,12 @@ class Dialect:
 
 
 class DuckDBDialect(Dialect):
+    def param(self, name: str) -> str:
+        return f"${name}"
+
+    def json_text(self, ref: str, key: str) -> str:
+        return f"json_extract_string({ref}, {self.literal('$.' + json.dumps(key))})"
+
     def blank(self, ref: str) -> str:
         # Only a value that starts with whitespace can be all whitespace: trim just those. Every ASCII
         # whitespace character sorts before '!', so one comparison rules out nearly every value. A
@@ -125,6 +147,13 @@ class SnowflakeDialect(Dialect):
         "integer": "number(38,0)",
         "boolean": "boolean",
     }
+
+    def param(self, name: str) -> str:
+        return f"%({name})s"
+
+    def json_text(self, ref: str, key: str) -> str:
+        # TRY_PARSE_JSON: null, not an error, for text that is not JSON.
+        return f"try_parse_json({ref}):{json.dumps(key)}::varchar"
 
     def q(self, identifier: str) -> str:
         """Simple names are upper-cased so they resolve like the unquoted names the dbt models use;
@@ -239,7 +268,7 @@ def conflicts_select(d: Dialect, source: Source, table: str) -> str:
     pk = d.key(d.q(source.primary_key))
     content = ", ".join(d.q(c) for c in source.column_names)
     window = f"over (partition by {pk} order by _file_name desc, _row_number desc)"
-    kept = d.literal(f"conflicting duplicate of primary key {source.primary_key}=")
+    kept = d.literal(f"{CONFLICT_REASON}{source.primary_key}=")
     return f"""
         with repeated as (
             select hash({pk}) as _key_hash from {table} group by hash({pk}) having count(*) > 1

@@ -3,7 +3,10 @@
 The same contract as include/loading/duckdb_loader.py (DuckDB), with the same rules (include/loading/rules.py, in
 Snowflake's SQL): every file lands as text, is checked against the contract in SQL and split into
 typed rows (raw.<source>) and rejected rows with a reason (audit.rejected_rows); the last file (by
-name), last row wins for a primary key; a source is replaced in one transaction.
+name), last row wins for a primary key. Loads are incremental as on DuckDB (include/loading/batches.py:
+only new or changed files are framed and shipped, a changed file's earlier rows are replaced, a
+vanished file's rows stay, a full refresh reloads the source whole), with the same audit rows; what a
+run changes in a source's raw and audit rows is published in one transaction.
 
 Per file:
   1. Frame it locally with the DuckDB loader's own reader (duckdb_loader.scan_of: the same CSV parser,
@@ -42,6 +45,30 @@ import duckdb
 
 from include.contracts import Source
 from include.loading import duckdb_loader
+from include.loading.batches import (
+    BATCH_INSERT,
+    KEEP_READ_CONFLICTS,
+    LANDING_FILES_DDL,
+    READ_FILES,
+    CurrentBatch,
+    Plan,
+    Reread,
+    audit_statements,
+    batch_columns_ddl,
+    batch_row,
+    candidates_sql,
+    current_batches_sql,
+    fingerprint,
+    full_reason,
+    landing_paths,
+    landing_rows,
+    log_plan,
+    plan_load,
+    presence_statements,
+    touched_keys_sql,
+    unchanged_in_conflict_sql,
+    unchanged_losers_sql,
+)
 from include.loading.rules import (
     SNOWFLAKE,
     FileResult,
@@ -57,6 +84,7 @@ log = logging.getLogger(__name__)
 
 SNOWFLAKE_TYPES = SNOWFLAKE.types
 AUDIT_DDL = audit_ddl(SNOWFLAKE)
+BATCH_DDL = batch_columns_ddl(SNOWFLAKE)
 STAGE = "c360_landing"
 # The parser rejects' Parquet fields (and _rejected's columns) with their types.
 REJECT_FIELDS = (("file_name", "varchar"), ("row_number", "number"), ("reason", "varchar"), ("raw_record", "varchar"))
@@ -132,8 +160,8 @@ def _parquet_rows(con: duckdb.DuckDBPyConnection, path: Path) -> int:
 
 
 def frame_all(files: list[Path], work: Path) -> list[Framed]:
-    """Every file framed before Snowflake is touched: a file without a required column fails the
-    source before anything is written."""
+    """Every file framed before the source is written to: a file without a required column fails the
+    source before anything of it is written."""
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
         con.execute(f"set memory_limit = '{duckdb_loader.MEMORY_LIMIT}'")
@@ -234,33 +262,80 @@ def conflicts_sql(source: Source, table: str) -> str:
     return f"create or replace temporary table _conflicts as {conflicts_select(SNOWFLAKE, source, table)}"
 
 
-def load_source_snowflake(source: Source, source_dir: Path, run_id: str) -> list[FileResult]:
-    """Reload raw.<source> from every data file under source_dir/<source>; returns per-file counts."""
+def load_source_snowflake(source: Source, source_dir: Path, run_id: str,
+                          full_refresh: bool = False) -> list[FileResult]:
+    """Load raw.<source> from the data files under source_dir/<source> that are new or changed (every
+    file when loaded whole: include/loading/batches.py); returns the counts of the files it read."""
     from include.warehouse.snowflake import snowflake_hook
 
     with closing(snowflake_hook().get_conn()) as conn, closing(conn.cursor()) as cur:
-        return load_with_cursor(cur, source, source_dir, run_id)
+        return load_with_cursor(cur, source, source_dir, run_id, full_refresh=full_refresh)
 
 
-def load_with_cursor(cur: Any, source: Source, source_dir: Path, run_id: str) -> list[FileResult]:
+def load_with_cursor(cur: Any, source: Source, source_dir: Path, run_id: str,
+                     full_refresh: bool = False) -> list[FileResult]:
     folder = Path(source_dir) / source.name
     if not folder.is_dir():
         raise LoadError(f"source {source.name!r}: landing directory {folder} does not exist")
-    # Hidden files are writers' work in progress; everything else is accounted for.
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    landing = [fingerprint(path) for path in landing_paths(folder)]
     now = datetime.now(UTC).replace(tzinfo=None)
     stamp = {"run_id": run_id, "now": now.isoformat(sep=" ")}
+    for statement in (*AUDIT_DDL, *BATCH_DDL):
+        cur.execute(statement)
+    cur.execute(current_batches_sql(SNOWFLAKE), {"s": source.name})
+    current = {name: CurrentBatch(name, None if size is None else int(size), sha, missing)
+               for name, size, sha, missing in cur.fetchall()}
+    reason = full_reason(source, full_refresh=full_refresh, raw_columns=_raw_columns(cur, source), current=current)
+    plan = plan_load(landing, current, full=reason is not None)
+    log_plan(source, plan, reason)
+    try:
+        results = _load_plan(cur, source, plan, stamp)
+    except Reread as exc:
+        log.warning("source %s: a primary-key conflict reaches rows of unchanged file(s) %s; reading every file "
+                    "again", source.name, ", ".join(exc.files))
+        results = _load_plan(cur, source, plan_load(landing, current, full=False, reread=True), stamp)
+    for r in results:
+        if r.rows_read != r.rows_loaded + r.rows_rejected:
+            log.error("%s/%s does not reconcile: read %d, loaded %d, rejected %d", r.source, r.file_name,
+                      r.rows_read, r.rows_loaded, r.rows_rejected)
+        else:
+            log.info("%s/%s (%s): read %d, loaded %d, rejected %d", r.source, r.file_name, r.load_action,
+                     r.rows_read, r.rows_loaded, r.rows_rejected)
+    if not landing:
+        log.warning("source %s: no files in %s; raw.%s holds %s", source.name, folder, source.name,
+                    "nothing" if plan.full else "what earlier runs loaded")
+    return results
+
+
+def _raw_columns(cur: Any, source: Source) -> set[str] | None:
+    """The raw table's column names (lower case), None when it does not exist (unquoted: upper case)."""
+    cur.execute("select column_name from information_schema.columns where table_schema = 'RAW' "
+                "and table_name = %s", (source.name.upper(),))
+    return {name.lower() for name, in cur.fetchall()} or None
+
+
+def _load_plan(cur: Any, source: Source, plan: Plan, stamp: dict) -> list[FileResult]:
+    """Frame, land and check the files the plan reads, then publish them (plan.full: the source whole)."""
     raw, staged = f"raw.{source.name}", f"_staged_{source.name}"
+    # The run's files, for the SQL that picks rows by file (DDL: before the publishing transaction).
+    cur.execute(LANDING_FILES_DDL)
+    if plan.files:
+        cur.executemany("insert into _landing_files (file_name, file_size, content_sha256, load_action) "
+                        "values (%s, %s, %s, %s)", landing_rows(plan))
+    if not (plan.read or plan.full):  # nothing new: the raw table is left alone
+        _publish(cur, source, plan, raw, staged, [], [], stamp)
+        return []
     work = Path(tempfile.mkdtemp(prefix=f"c360_frame_{source.name}_"))
     try:
-        framed = _frame_source(source, files, work)
+        framed = _frame_source(source, [f.path for f in plan.read], work)
 
-        for statement in AUDIT_DDL:
-            cur.execute(statement)
         cur.execute(f"create temporary stage if not exists {STAGE}")
         # A folder of its own on the (session's) stage for this load.
         stage_dir = f"{STAGE}/{source.name}-{uuid.uuid4().hex[:12]}"
         cur.execute(raw_table_ddl(source, raw))
+        if plan.full:  # a contract column added since the raw table was built (its type changes need a drop)
+            for c in source.columns:
+                cur.execute(f"alter table {raw} add column if not exists {q(c.name)} {SNOWFLAKE_TYPES[c.type]}")
         cur.execute(raw_table_ddl(source, staged, replace=True))
         cur.execute("create or replace temporary table _rejected "
                     "(file_name varchar, row_number number(38,0), reason varchar, raw_record varchar)")
@@ -289,23 +364,37 @@ def load_with_cursor(cur: Any, source: Source, source_dir: Path, run_id: str) ->
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    cur.execute(conflicts_sql(source, staged))
+    _settle_conflicts(cur, source, plan, raw, staged)
+    results = _counts(cur, source, staged, framed, plan)
+    _publish(cur, source, plan, raw, staged, extras, results, stamp)
+    return results
+
+
+def _settle_conflicts(cur: Any, source: Source, plan: Plan, raw: str, staged: str) -> None:
+    """Primary-key conflicts (rules.conflicts_select) among the rows of the keys the run touches: the
+    losers among the rows it read go from the staged table to _rejected. Raises Reread when a loser
+    (or an earlier loser whose verdict may change) is a row of an unchanged file."""
+    if plan.full:
+        cur.execute(conflicts_sql(source, staged))
+    else:
+        # The keys of the files' new rows and of the rows they held so far, and the rows of those keys.
+        cur.execute(f"create or replace temporary table _touched as {touched_keys_sql(SNOWFLAKE, source, staged)} "
+                    f"union {touched_keys_sql(SNOWFLAKE, source, raw, f'where _file_name in {READ_FILES}')}")
+        kept = f"(select * from {raw} where _file_name not in {READ_FILES}) as kept"
+        cur.execute(f"create or replace temporary table _candidates as "
+                    f"{candidates_sql(SNOWFLAKE, source, [staged, kept])}")
+        cur.execute(conflicts_sql(source, "_candidates"))
+        cur.execute(unchanged_in_conflict_sql())
+        reached = {name for name, in cur.fetchall()}
+        cur.execute(unchanged_losers_sql(SNOWFLAKE, source), {"s": source.name})
+        reached |= {name for name, in cur.fetchall()}
+        if reached:
+            raise Reread(sorted(reached))
+        cur.execute(KEEP_READ_CONFLICTS)
     cur.execute(f"delete from {staged} using _conflicts where {staged}._file_name = _conflicts.file_name "
                 f"and {staged}._row_number = _conflicts.row_number")
     cur.execute("insert into _rejected (file_name, row_number, reason, raw_record) "
                 "select file_name, row_number, reason, raw_record from _conflicts")
-    results = _counts(cur, source, staged, framed)
-    _publish(cur, source, raw, staged, extras, results, stamp)
-    for r in results:
-        if r.rows_read != r.rows_loaded + r.rows_rejected:
-            log.error("%s/%s does not reconcile: read %d, loaded %d, rejected %d", r.source, r.file_name,
-                      r.rows_read, r.rows_loaded, r.rows_rejected)
-        else:
-            log.info("%s/%s: read %d, loaded %d, rejected %d", r.source, r.file_name, r.rows_read, r.rows_loaded,
-                     r.rows_rejected)
-    if not files:
-        log.warning("source %s: no files in %s; raw.%s is empty", source.name, folder, source.name)
-    return results
 
 
 def _quarantine_file(cur: Any, path: Path, why: str) -> None:
@@ -315,41 +404,43 @@ def _quarantine_file(cur: Any, path: Path, why: str) -> None:
     log.warning("%s: %s", path, why)
 
 
-def _counts(cur: Any, source: Source, staged: str, framed: list[Framed]) -> list[FileResult]:
+def _counts(cur: Any, source: Source, staged: str, framed: list[Framed], plan: Plan) -> list[FileResult]:
     """Per file: read as framed from the file; loaded and rejected as counted in the tables."""
     cur.execute(f"select _file_name, count(*) from {staged} group by _file_name")
     loaded = {name: int(n) for name, n in cur.fetchall()}
     cur.execute("select file_name, count(*) from _rejected group by file_name")
     rejected = {name: int(n) for name, n in cur.fetchall()}
+    read = {f.name: f for f in plan.read}
     return [FileResult(source.name, f.path.name, f.rows_read, loaded.get(f.path.name, 0),
-                       rejected.get(f.path.name, 0)) for f in framed]
+                       rejected.get(f.path.name, 0), plan.actions[f.path.name], read[f.path.name].size,
+                       read[f.path.name].sha256) for f in framed]
 
 
-def _publish(cur: Any, source: Source, raw: str, staged: str, extras: list[str], results: list[FileResult],
-             stamp: dict) -> None:
-    """Replace the source's raw rows and audit rows in one transaction (DDL stays outside: on
-    Snowflake it would commit the transaction)."""
+def _publish(cur: Any, source: Source, plan: Plan, raw: str, staged: str, extras: list[str],
+             results: list[FileResult], stamp: dict) -> None:
+    """Replace the rows of the files read (on a full load: all of the source's) in the raw table and the
+    audit tables, in one transaction (DDL stays outside: on Snowflake it would commit the transaction)."""
     names = ", ".join([*(q(c) for c in source.column_names), *(q(e) for e in extras),
                        "_file_name", "_row_number", "_run_id", "_loaded_at"])
+    params = {**stamp, "s": source.name, "run": stamp["run_id"]}
     cur.execute("begin")
     try:
-        cur.execute(f"delete from {raw}")
-        cur.execute(f"insert into {raw} ({names}) select {names} from {staged}")
-        cur.execute("delete from audit.load_batches where source = %s", (source.name,))
-        cur.execute("delete from audit.rejected_rows where source = %s", (source.name,))
-        cur.execute(
-            "insert into audit.rejected_rows (run_id, source, file_name, row_number, reason, raw_record, rejected_at) "
-            "select %(run_id)s, %(source)s, file_name, row_number, reason, raw_record, %(now)s::timestamp_ntz "
-            "from _rejected",
-            {**stamp, "source": source.name},
-        )
-        if results:
-            cur.executemany(
-                "insert into audit.load_batches (run_id, source, file_name, rows_read, rows_loaded, rows_rejected, "
-                "loaded_at) values (%s, %s, %s, %s, %s, %s, %s)",
-                [(stamp["run_id"], r.source, r.file_name, r.rows_read, r.rows_loaded, r.rows_rejected, stamp["now"])
-                 for r in results],
+        if plan.read or plan.full:
+            cur.execute(f"delete from {raw}" + ("" if plan.full else f" where _file_name in {READ_FILES}"))
+            cur.execute(f"insert into {raw} ({names}) select {names} from {staged}")
+            for statement in audit_statements(SNOWFLAKE, plan.full):
+                cur.execute(statement, params)
+            cur.execute(
+                "insert into audit.rejected_rows (run_id, source, file_name, row_number, reason, raw_record, "
+                "rejected_at) select %(run_id)s, %(s)s, file_name, row_number, reason, raw_record, "
+                "%(now)s::timestamp_ntz from _rejected",
+                params,
             )
+        if results:
+            cur.executemany(BATCH_INSERT.format(", ".join(["%s"] * 11)),
+                            [batch_row(stamp["run_id"], stamp["now"], r) for r in results])
+        for statement in presence_statements(SNOWFLAKE):
+            cur.execute(statement, params)
         cur.execute("commit")
     except BaseException:
         cur.execute("rollback")

@@ -3,11 +3,13 @@
 Given two ids (each optionally typed user_id / anonymous_id) the answer is either the shortest chain of
 links joining them in their profile - each link with the identify event that made it (SDK, event id,
 time, landing file and row) - or why no profile holds both: they are in different profiles (both
-user_main_ids named), an id was kept out of the graph (its rule from stitching.excluded_ids), or an id
-is unknown.
+user_main_ids named), the links joining them were unmerged by entries of stitch_link_exclusions (the
+chain they would make, each entry named), an id was kept out of the graph (its rule from
+stitching.excluded_ids), or an id is unknown.
 
 How the graph is built (dbt/models/stitching): a link is an identify event with both an anonymous_id and
-a user_id, neither excluded; a profile (stitching.user_id_stitcher) is a connected part of those links.
+a user_id, neither excluded, that no entry of the stitch_link_exclusions seed matched
+(stitching.int_id_link_exclusions); a profile (stitching.user_id_stitcher) is a connected part of those links.
 Orders add user_id nodes but no links. So the chain is searched (breadth first, in Python) over the
 links between ids of the one profile, bounded by max_links. Deterministic: among the shortest chains the
 one whose ids come first in (id, type) order from the first id on; per link its earliest event (then
@@ -47,6 +49,15 @@ Node = tuple[str, str]  # (other_id_type, other_id), as include.oncall.investiga
 # verdicts
 LINKED, SAME_ID, NO_CHAIN = "linked", "same_id", "no_chain"
 DIFFERENT_PROFILES, EXCLUDED, UNKNOWN = "different_profiles", "excluded", "unknown"
+UNMERGED = "unmerged"  # different profiles, which links unmerged by stitch_link_exclusions would join
+
+# Each entry of the stitch_link_exclusions seed with the identify events it matched (is_match), written by
+# dbt; a warehouse built before the seed existed has no such table and no link exclusions.
+LINK_EXCLUSIONS = "stitching.int_id_link_exclusions"
+LINK_EXCLUSIONS_SEED = "dbt/seeds/stitch_link_exclusions.csv"
+# The identify events an entry matched: they link nothing. Joined as `x` on staging's `i`.
+_MATCHED_EVENTS = (f"(select distinct source_sdk, identify_event_id from {LINK_EXCLUSIONS} where is_match) as x "
+                   "on x.source_sdk = i.source_sdk and x.identify_event_id = i.event_id")
 
 
 def node_order(node: Node) -> tuple[str, str]:
@@ -95,12 +106,16 @@ class Link:
     event_at: datetime | None
     landed_file_name: str
     landed_row_number: int | None
+    # the entries of stitch_link_exclusions that unmerged this link (in words), when stitching does not use it
+    unmerged_by: tuple[str, ...] = ()
 
     def text(self) -> str:
         at = f"{self.event_at:%Y-%m-%d %H:%M:%S}" if self.event_at is not None else "unknown time"
+        cut = "".join(f"\n    NOT USED: unmerged by the stitch_link_exclusions entry {entry}"
+                      for entry in self.unmerged_by)
         return (f"{show(self.from_node)} -> {show(self.to_node)}\n"
                 f"    identify event {self.event_id!r} of the {self.source_sdk} SDK at {at}, "
-                f"landed in {self.landed_file_name} row {self.landed_row_number}")
+                f"landed in {self.landed_file_name} row {self.landed_row_number}{cut}")
 
 
 @dataclass
@@ -135,6 +150,15 @@ class PathAnswer:
             out += [f"{n:>3}. {link.text()}" for n, link in enumerate(self.links, 1)]
         elif self.verdict == SAME_ID:
             out.append(f"They are the same id, in profile {self.user_main_id}: a chain of 0 links.")
+        elif self.verdict == UNMERGED:
+            out.append("They are not in one profile:")
+            out += [f"  - {self.first.explanation()}", f"  - {self.second.explanation()}", ""]
+            cut = sum(1 for link in self.links if link.unmerged_by)
+            out.append(f"A link exclusion split them: the shortest chain of identify links between them has "
+                       f"{len(self.links)} link{'s' if len(self.links) != 1 else ''}, and stitching does not use "
+                       f"the {cut} marked NOT USED, unmerged by entries of {LINK_EXCLUSIONS_SEED}:")
+            out.append("")
+            out += [f"{n:>3}. {link.text()}" for n, link in enumerate(self.links, 1)]
         elif self.verdict == NO_CHAIN:
             out.append(f"stitching.user_id_stitcher puts both in profile {self.user_main_id}, but no chain of "
                        "identify links in staging.stg_rudderstack__identifies joins them: staging changed after "
@@ -158,6 +182,7 @@ class PathAnswer:
         for link in self.links:
             item = asdict(link)
             item["from_node"], item["to_node"] = list(link.from_node), list(link.to_node)
+            item["unmerged_by"] = list(link.unmerged_by)
             item["event_at"] = link.event_at.isoformat(sep=" ") if link.event_at is not None else None
             links.append(item)
         return {"verdict": self.verdict, "user_main_id": self.user_main_id, "first": status(self.first),
@@ -214,9 +239,13 @@ def locate(con: Db | Any, id_value: str, id_type: str | None, type_param: str = 
 
 
 def profile_links(con: Db | Any, user_main_id: str, max_links: int) -> list[tuple[str, str]]:
-    """The distinct (anonymous_id, user_id) links of one profile; InvestigationError above max_links."""
-    found = as_db(con).rows(
-        """
+    """The distinct (anonymous_id, user_id) links of one profile, as stitching uses them (an identify event
+    an entry of stitch_link_exclusions matched links nothing); InvestigationError above max_links."""
+    db = as_db(con)
+    unmerged = (f"left join {_MATCHED_EVENTS} where x.identify_event_id is null"
+                if db.table_exists(LINK_EXCLUSIONS) else "")
+    found = db.rows(
+        f"""
         with members as (
             select other_id, other_id_type from stitching.user_id_stitcher where user_main_id = ?
         )
@@ -224,6 +253,7 @@ def profile_links(con: Db | Any, user_main_id: str, max_links: int) -> list[tupl
         from staging.stg_rudderstack__identifies as i
         inner join members as a on a.other_id = i.anonymous_id and a.other_id_type = 'anonymous_id'
         inner join members as u on u.other_id = i.user_id and u.other_id_type = 'user_id'
+        {unmerged}
         limit ?
         """,
         (user_main_id, int(max_links) + 1),
@@ -268,19 +298,66 @@ def shortest_path(links: Iterable[tuple[str, str]], start: Node, goal: Node) -> 
 
 
 def link_event(con: Db | Any, from_node: Node, to_node: Node) -> Link:
-    """The earliest identify event (then event id, SDK, file, row) that links the two nodes."""
+    """The earliest identify event (then event id, SDK, file, row) that links the two nodes: of the events no
+    entry of stitch_link_exclusions matched, if any, else of all (the link is unmerged, unmerged_by says by
+    which entries)."""
+    db = as_db(con)
     anon, user = (from_node, to_node) if from_node[0] == "anonymous_id" else (to_node, from_node)
-    row = as_db(con).one(
-        "select source_sdk, event_id, event_at, landed_file_name, landed_row_number "
-        "from staging.stg_rudderstack__identifies where anonymous_id = ? and user_id = ? "
-        "order by event_at nulls last, event_id, source_sdk, landed_file_name, landed_row_number limit 1",
+    exclusions = db.table_exists(LINK_EXCLUSIONS)
+    matched = "case when x.identify_event_id is null then 0 else 1 end"
+    row = db.one(
+        f"select i.source_sdk, i.event_id, i.event_at, i.landed_file_name, i.landed_row_number, "
+        f"{matched if exclusions else '0'} as matched "
+        f"from staging.stg_rudderstack__identifies as i {f'left join {_MATCHED_EVENTS}' if exclusions else ''} "
+        "where i.anonymous_id = ? and i.user_id = ? "
+        f"order by {f'{matched}, ' if exclusions else ''}i.event_at nulls last, i.event_id, i.source_sdk, "
+        "i.landed_file_name, i.landed_row_number limit 1",
         (anon[1], user[1]))
     if row is None:  # staging changed between the two reads
         raise InvestigationError(f"the link {show(from_node)} - {show(to_node)} has no identify event any more: "
                                  "staging.stg_rudderstack__identifies changed during the search; ask again")
-    sdk, event_id, event_at, file_name, row_number = row
+    sdk, event_id, event_at, file_name, row_number, unmerged = row
     return Link(from_node, to_node, sdk, event_id, event_at, file_name,
-                None if row_number is None else int(row_number))
+                None if row_number is None else int(row_number),
+                unmerging_entries(db, anon[1], user[1]) if unmerged else ())
+
+
+def unmerging_entries(con: Db | Any, anonymous_id: str, user_id: str) -> tuple[str, ...]:
+    """The entries of stitch_link_exclusions that matched events of the link, in words with who decided."""
+    rows = as_db(con).rows(
+        f"select distinct entry, reason, decided_by, decided_at from {LINK_EXCLUSIONS} "
+        "where is_match and anonymous_id = ? and user_id = ? order by entry", (anonymous_id, user_id))
+    return tuple(f"{entry} (reason: {reason}; decided by {by} on {at})" for entry, reason, by, at in rows)
+
+
+def unmerged_chain(con: Db | Any, first: IdStatus, second: IdStatus, max_links: int) -> list[Node] | None:
+    """For two ids in different profiles: the shortest chain over both profiles' links and the links
+    stitch_link_exclusions unmerged between them, or None when no such chain joins them (no link exclusion
+    between the two profiles, or the way leads through a third profile or an excluded id)."""
+    db = as_db(con)
+    if not db.table_exists(LINK_EXCLUSIONS):
+        return None
+    crossing = db.rows(
+        f"""
+        with members as (
+            select other_id, other_id_type, user_main_id from stitching.user_id_stitcher
+            where user_main_id in (?, ?)
+        )
+        select distinct i.anonymous_id, i.user_id
+        from staging.stg_rudderstack__identifies as i
+        inner join members as a on a.other_id = i.anonymous_id and a.other_id_type = 'anonymous_id'
+        inner join members as u on u.other_id = i.user_id and u.other_id_type = 'user_id'
+        inner join {_MATCHED_EVENTS}
+        where a.user_main_id <> u.user_main_id
+        """,
+        (first.user_main_id, second.user_main_id),
+    )
+    if not crossing:
+        return None
+    assert first.node is not None and second.node is not None and first.user_main_id and second.user_main_id
+    links = [*profile_links(db, first.user_main_id, max_links), *profile_links(db, second.user_main_id, max_links),
+             *crossing]
+    return shortest_path(links, first.node, second.node)
 
 
 def find_path(con: Db | Any, id_value: str, other_id: str, id_type: str | None = None,
@@ -300,7 +377,10 @@ def find_path(con: Db | Any, id_value: str, other_id: str, id_type: str | None =
     if UNKNOWN in states:
         return PathAnswer(first, second, UNKNOWN)
     if first.user_main_id != second.user_main_id:
-        return PathAnswer(first, second, DIFFERENT_PROFILES)
+        cut = unmerged_chain(db, first, second, max_links)
+        if cut is None:
+            return PathAnswer(first, second, DIFFERENT_PROFILES)
+        return PathAnswer(first, second, UNMERGED, [link_event(db, a, b) for a, b in pairwise(cut)])
     main_id = first.user_main_id
     ids = db.scalar("select count(*) from stitching.user_id_stitcher where user_main_id = ?", (main_id,))
     links = profile_links(db, main_id, max_links)
@@ -328,7 +408,7 @@ def run_path(params: dict, run_id: str) -> dict:
     """The DAG's task for a chain request: answer, record, log the text; a bad request fails with one line."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from include.warehouse import connect_warehouse
+    from include.publishing.build import connect_build
     from include.warehouse.duckdb_file import WarehouseUnavailable
 
     request = (params.get("id"), params.get("other_id"), params.get("id_type"), params.get("other_id_type"))
@@ -336,7 +416,7 @@ def run_path(params: dict, run_id: str) -> dict:
     try:
         validate_path_request(request[0], request[2], request[1], request[3], params.get("user_main_id"),
                               max_links)
-        with connect_warehouse(must_exist=True) as db:
+        with connect_build(params.get("build") or "latest") as db:
             answer = find_path(db, *request, max_links=max_links)
             record_path(db, run_id, answer)
     except (InvestigationError, WarehouseUnavailable) as exc:

@@ -326,13 +326,13 @@ def run_investigation(params: dict, run_id: str) -> dict:
     from airflow.sdk.exceptions import AirflowFailException
 
     from include.orchestration.params import dag_params
-    from include.warehouse import connect_warehouse
+    from include.publishing.build import connect_build
     from include.warehouse.duckdb_file import WarehouseUnavailable
 
     thresholds = {name: param.value for name, param in dag_params().items()}
     try:
         # must_exist: a missing DuckDB file means the DAG never ran; do not leave an empty one behind.
-        with connect_warehouse(must_exist=True) as db:
+        with connect_build(params.get("build") or "latest") as db:
             report = investigate(db, params.get("id"), params.get("id_type"), params.get("user_main_id"), thresholds)
             record_report(db, run_id, report)
     except (InvestigationError, WarehouseUnavailable) as exc:

@@ -28,6 +28,8 @@ RUN_ENV = {
     "C360_REFERENCE_DATE": "{{ params.reference_date or ds }}",
     "C360_STITCH_MAX_USER_IDS_PER_ANONYMOUS_ID": "{{ params.stitch_max_user_ids_per_anonymous_id }}",
     "C360_STITCH_MAX_ANONYMOUS_IDS_PER_USER_ID": "{{ params.stitch_max_anonymous_ids_per_user_id }}",
+    # The colour the run builds the published layers in (its plan_build task; include/publishing).
+    "C360_BUILD_COLOUR": "{{ ti.xcom_pull(task_ids='plan_build') or '' }}",
 }
 
 # The manifest comes from `dbt parse` at set-up (make, Dockerfile): the scheduler never runs dbt ls.

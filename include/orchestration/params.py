@@ -29,7 +29,8 @@ def dag_params() -> dict[str, Param]:
             "when the DAG is deployed); a run asking for another target is refused.",
         ),
         "seed": Param(42, type="integer", minimum=0, maximum=2**31 - 1, description="Seed of the synthetic data."),
-        "full_refresh": Param(False, type="boolean", description="Rebuild incremental models from scratch."),
+        "full_refresh": Param(False, type="boolean",
+                              description="Reload every landing file and rebuild incremental models from scratch."),
         "reference_date": Param(
             None, type=["null", "string"], format="date",
             description="Date recency features are computed against (YYYY-MM-DD). Empty: the run's logical date.",

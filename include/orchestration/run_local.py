@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from include import settings
+from include.warehouse.db import Db
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
@@ -23,6 +24,7 @@ SUMMARY_TABLES = (
     "stitching.user_id_stitcher",
     "stitching.excluded_ids",
     "marts.with_user_id",
+    "stitching.user_main_id_changes",
     "audit.load_batches",
     "audit.rejected_rows",
     "audit.dq_gate_results",
@@ -48,6 +50,10 @@ def summary(run_id: str) -> str:
         for table in SUMMARY_TABLES:
             count = db.scalar(f"select count(*) from {table}") if table in existing else "missing"
             lines.append(f"  {table:<32} {count}")
+        if "load_action" in db.columns("audit.load_batches"):
+            read = db.scalar("select count(*) from audit.load_batches where run_id = ?", (run_id,))
+            current = db.scalar("select count(*) from audit.load_batches where is_current")
+            lines.append(f"  (landing files: {current} loaded in all, {read} read by this run; the others unchanged)")
         if "audit.dq_gate_results" in existing:
             checks = db.rows(
                 "select status, check_name, observed_value, threshold from audit.dq_gate_results "
@@ -57,11 +63,25 @@ def summary(run_id: str) -> str:
                 "FAIL" if "fail" in statuses else "WARN" if "warn" in statuses else "PASS")
             lines += ["", f"gate verdict for {run_id}: {verdict}"]
             lines += [f"  {s:<5} {name:<40} {obs if obs is not None else '':<12} {thr}" for s, name, obs, thr in checks]
+        lines += ["", publication(db, run_id)]
     return "\n".join(lines)
 
 
 class BadConf(ValueError):
     """The run's conf is refused before anything runs."""
+
+
+def publication(db: Db, run_id: str) -> str:
+    """Which run readers see: this one, or (its gate failed) the one before."""
+    from include.publishing.build import published_build
+
+    published = published_build(db)
+    if published is None:
+        return "published: nothing yet; the contract names do not exist until a gate passes"
+    if published.run_id == run_id:
+        return f"published: this run ({published.colour} build); the contract tables above are its rows"
+    return (f"NOT published: readers remain on {published.run_id} ({published.colour} build, published "
+            f"{published.published_at:%Y-%m-%d %H:%M} UTC); the contract tables above are its rows")
 
 
 def validated_conf(conf_json: str, num_customers: int) -> dict:

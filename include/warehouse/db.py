@@ -8,7 +8,8 @@ include/loading/rules.py's Dialect; the gate's and alerts' SQL needs none.)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +35,14 @@ def split_name(qualified: str) -> tuple[str, str, str | None]:
     return parts[0], parts[1], parts[2] if len(parts) > 2 else None
 
 
+# A single-quoted SQL literal ('' escapes a quote): schema names inside one are text, not names.
+_LITERAL = re.compile(r"('(?:[^']|'')*')")
+
+
 class Db:
     """Queries on one connection; the caller owns (and closes) the connection."""
+
+    schemas: Mapping[str, str] = {}
 
     def __init__(self, con: Any, dialect: str | None = None) -> None:
         # by module, not isinstance: importing duckdb would cost every DAG parse ~0.2 s
@@ -48,7 +55,28 @@ class Db:
         # connection itself, which executes and fetches like a cursor.
         self._cur = con if name == "duckdb" else con.cursor()
 
+    def with_schemas(self, schemas: Mapping[str, str]) -> Db:
+        """The same connection, reading `schema.table` as `schemas[schema].table` in every query and
+        catalog lookup: how the gate and on-call read a build that is not published (e.g.
+        {"marts": "marts__green"}), with the SQL they use on the published names."""
+        mapped = object.__new__(Db)
+        mapped.__dict__.update(self.__dict__)
+        mapped.schemas = {k.lower(): v for k, v in schemas.items()}
+        if mapped.schemas:
+            names = "|".join(re.escape(k) for k in mapped.schemas)
+            mapped._schema_pattern = re.compile(rf"(?<![\w.\"])({names})\.(?=[a-z_\"])", re.IGNORECASE)
+        return mapped
+
+    def _mapped(self, sql: str) -> str:
+        if not self.schemas:
+            return sql
+        parts = _LITERAL.split(sql)
+        for i in range(0, len(parts), 2):
+            parts[i] = self._schema_pattern.sub(lambda m: self.schemas[m.group(1).lower()] + ".", parts[i])
+        return "".join(parts)
+
     def _sql(self, sql: str, params: Sequence[Any]) -> str:
+        sql = self._mapped(sql)
         if not params or self._style.placeholder == "?":
             return sql
         if self._style.escape_percent:
@@ -59,7 +87,7 @@ class Db:
         if params:
             self._cur.execute(self._sql(sql, params), tuple(params))
         else:
-            self._cur.execute(sql)
+            self._cur.execute(self._mapped(sql))
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         self.execute(sql, params)
@@ -102,6 +130,7 @@ class Db:
         """Lower-case column names of schema.table; empty when it does not exist. Snowflake keeps
         unquoted names upper-case, DuckDB as written: compare without case."""
         schema, table, _ = split_name(qualified)
+        schema = self.schemas.get(schema.lower(), schema)
         return {str(r[0]).lower() for r in self.rows(
             "select column_name from information_schema.columns "
             "where upper(table_schema) = upper(?) and upper(table_name) = upper(?)",
@@ -112,6 +141,12 @@ class Db:
         return bool(self.columns(qualified))
 
     def tables(self) -> set[str]:
-        """Every schema.table (and view) of the database, lower-case."""
-        return {f"{s}.{t}".lower() for s, t in self.rows(
-            "select table_schema, table_name from information_schema.tables")}
+        """Every schema.table (and view) of the database, lower-case; with schemas mapped, what this Db
+        reads under each name (a mapped schema's own objects are not what it reads)."""
+        # Views listed apart too: the emulator's information_schema.tables lists only tables.
+        found = {(str(s).lower(), str(t).lower()) for catalog in ("tables", "views") for s, t in self.rows(
+            f"select table_schema, table_name from information_schema.{catalog}")}
+        if self.schemas:
+            read_as = {target.lower(): name for name, target in self.schemas.items()}
+            found = {(read_as.get(s, s), t) for s, t in found if s not in self.schemas}
+        return {f"{s}.{t}" for s, t in found}

@@ -6,6 +6,7 @@ UI's _token cookie) of a user allowed to read customer_360's runs."""
 
 from __future__ import annotations
 
+import os
 from html import escape
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -33,15 +34,15 @@ def create_app() -> FastAPI:
                             status_code=exc.status_code)
 
     @app.get("/", response_class=HTMLResponse)
-    def review(request: Request, run_id: str | None = None) -> HTMLResponse:
+    def review(request: Request, run_id: str | None = None, user_main_id: str | None = None) -> HTMLResponse:
         from c360_review.page import render
-        from c360_review.queries import load
+        from c360_review.queries import graph_max_ids, load
         from include.orchestration.pipeline_config import load_pipeline_config
         from include.warehouse import warehouse_location
         from include.warehouse.duckdb_file import WarehouseUnavailable
 
         try:
-            data = load(run_id)
+            data = load(run_id, user_main_id=user_main_id, max_graph_ids=graph_max_ids(dict(os.environ)))
         except WarehouseUnavailable as exc:
             return HTMLResponse(f"<h1>Customer 360 on-call review</h1><p>{escape(str(exc))}</p>", status_code=503)
         except Exception as exc:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 from urllib.parse import quote, urlencode
 
 from c360_review.charts import cluster_size_chart, largest_cluster_chart
+from c360_review.profile_graph import STYLE as GRAPH_STYLE
+from c360_review.profile_graph import profile_section, profile_url
 from c360_review.queries import GATE_DAG, PageData
+
+# The gate names the largest profile in its check's detail (include/quality/checks.py): linked to its picture.
+NAMED_PROFILE = re.compile(r"user_main_id ([0-9a-f]{32})")
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#1f2933;max-width:1400px}
@@ -57,7 +63,12 @@ def runs_table(data: PageData, base: str) -> str:
             "<th>fail</th><th>largest cluster</th><th>log</th></tr>" + "".join(rows) + "</table>")
 
 
-def checks_table(data: PageData) -> str:
+def _detail(detail: str | None, base: str) -> str:
+    return NAMED_PROFILE.sub(lambda m: f'user_main_id <a class="profile-link" href="{profile_url(base, m[1])}">'
+                                       f"{m[1]}</a>", escape(detail or ""))
+
+
+def checks_table(data: PageData, base: str = "") -> str:
     if not data.checks:
         return '<p class="empty">No checks for this run.</p>'
     rows = "".join(
@@ -65,7 +76,7 @@ def checks_table(data: PageData) -> str:
         f'data-observed="{"" if c["observed_value"] is None else repr(float(c["observed_value"]))}">'
         f'<td>{_badge(c["status"])}</td><td>{escape(c["check_name"])}</td><td>{escape(c["layer"] or "")}</td>'
         f'<td class="num">{_num(c["observed_value"])}</td><td>{escape(c["threshold"] or "")}</td>'
-        f'<td class="num">{_num(c["baseline_value"])}</td><td>{escape(c["detail"] or "")}</td></tr>'
+        f'<td class="num">{_num(c["baseline_value"])}</td><td>{_detail(c["detail"], base)}</td></tr>'
         for c in data.checks)
     return ('<table id="checks"><tr><th>status</th><th>check</th><th>layer</th><th>observed</th><th>threshold</th>'
             "<th>previous run</th><th>detail</th></tr>" + rows + "</table>")
@@ -90,20 +101,67 @@ def alerts_table(data: PageData) -> str:
             "<th>error</th><th>failing checks</th><th>sent via</th><th>log</th></tr>" + "".join(rows) + "</table>")
 
 
+def lineage_table(data: PageData) -> str:
+    if not data.lineage:
+        return ('<p class="empty" id="lineage">No profile changes recorded: stitching.user_main_id_changes is empty '
+                "or not there yet (rows come with each publish that changes membership).</p>")
+    rows = "".join(
+        f'<tr><td>{escape(r["run_id"])}</td><td>{r["changed_at"]:%Y-%m-%d %H:%M}</td>'
+        + "".join(f'<td class="num">{int(r[k] or 0)}</td>' for k in ("merged", "split", "renamed", "ids_moved"))
+        + "</tr>" for r in data.lineage)
+    return ('<table id="lineage"><tr><th>published run</th><th>at (UTC)</th><th>profiles merged</th><th>split</th>'
+            "<th>renamed</th><th>ids moved</th></tr>" + rows + "</table>")
+
+
+def history_table(data: PageData, base: str) -> str:
+    """The requested profile's renames across runs, each other profile a link to its own picture."""
+    if data.profile is None or not data.profile.requested.strip():
+        return ""
+    if not data.history:
+        return '<p class="muted" id="history">No recorded change involves this user_main_id.</p>'
+    rows = "".join(
+        f'<tr><td>{escape(r["run_id"])}</td><td>{escape(r["change"])}</td>'
+        f'<td><a href="{profile_url(base, r["previous_user_main_id"])}">{escape(r["previous_user_main_id"])}</a></td>'
+        f'<td><a href="{profile_url(base, r["user_main_id"])}">{escape(r["user_main_id"])}</a></td>'
+        f'<td class="num">{r["ids_moved"]}</td></tr>' for r in data.history)
+    return ('<h3>Its history across runs</h3><table id="history"><tr><th>run</th><th>change</th><th>from</th>'
+            "<th>to</th><th>ids moved</th></tr>" + rows + "</table>")
+
+
+def publication(data: PageData) -> str:
+    """Which run readers see, and whether the latest run is it."""
+    published, latest = data.published, data.latest
+    if published is None:
+        return ('<p id="publication" class="warn">Nothing is published yet: the contract tables appear when a '
+                "run's gate passes.</p>")
+    seen = (f"Readers see run <strong>{escape(published.run_id)}</strong> (the {escape(published.colour)} build, "
+            f"published {published.published_at:%Y-%m-%d %H:%M} UTC).")
+    if latest is None or latest.run_id == published.run_id:
+        return f'<p id="publication" class="pass">{seen}</p>'
+    return (f'<p id="publication" class="fail">{seen} The latest run, {escape(latest.run_id)}, was not published '
+            f"(its gate failed, or it has not finished): readers are still on the previous run. Its build is in the "
+            f"{escape(latest.colour)} schemas (stitching__{escape(latest.colour)}, ...); profile graphs below show it."
+            "</p>")
+
+
 def render(data: PageData, base: str, thresholds: dict, warehouse: str) -> str:
     largest = thresholds.get("stitching", {}).get("largest_cluster_ids", {})
     selected = escape(data.selected_run or "none")
     missing = (f'<p class="muted">Not yet in the warehouse: {", ".join(data.missing)}.</p>' if data.missing else "")
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Customer 360 on-call review</title>
-<style>{STYLE}</style></head><body>
+<style>{STYLE}{GRAPH_STYLE}</style></head><body>
 <h1>Customer 360 on-call review</h1>
 <p class="muted">Warehouse {escape(warehouse)} (read-only). Gate thresholds: include/pipeline.yml. {missing}</p>
+{publication(data)}
 <h2>Latest runs</h2>{runs_table(data, base)}
 <h2>Checks of run <span id="selected-run">{selected}</span></h2>
 <p class="muted"><a href="{_task_log(data.selected_run or '', 'dq_gate')}">dq_gate task log</a> ·
 stitching failures: trigger the <a href="/dags/stitching_investigation">stitching_investigation</a> DAG</p>
-{checks_table(data)}
+{checks_table(data, base)}
 <h2>Stitching health</h2><div class="charts">{cluster_size_chart(data.cluster_sizes)}
 {largest_cluster_chart(data.largest_trend, largest.get("warn"), largest.get("fail"))}</div>
+<h2 id="profile">Profile graph</h2>{profile_section(data.profile, base)}{history_table(data, base)}
+<h2>Identity lineage</h2><p class="muted">Per published run, from stitching.user_main_id_changes.</p>
+{lineage_table(data)}
 <h2>Alert history</h2>{alerts_table(data)}
 </body></html>"""

@@ -24,7 +24,7 @@ LAYERS = ("staging", "stitching", "marts", "analytics")
 
 
 @pytest.fixture(scope="module")
-def dag():
+def bag():
     from airflow.dag_processing.dagbag import DagBag
 
     started = time.perf_counter()
@@ -32,6 +32,11 @@ def dag():
     elapsed = time.perf_counter() - started
     print(f"\nDagBag parse of dags/: {elapsed:.2f} s (incl. imports)")
     assert bag.import_errors == {}
+    return bag
+
+
+@pytest.fixture(scope="module")
+def dag(bag):
     return bag.dags["customer_360"]
 
 
@@ -72,7 +77,22 @@ def test_layers_run_in_order_then_gate(dag) -> None:
             assert earlier in upstream_groups, f"{task.task_id} does not wait for {earlier}"
     gate = dag.get_task("dq_gate")
     assert all(_group_of(t) != "dq_gate" for t in gate.get_flat_relative_ids(upstream=True))
-    assert not gate.downstream_task_ids
+    # Every dbt task builds the colour plan_build chose; only the gate's success publishes it.
+    assert all("plan_build" in t.get_flat_relative_ids(upstream=True)
+               for t in dag.tasks if _group_of(t.task_id) in LAYERS)
+    assert gate.downstream_task_ids == {"publish"}
+    publish = dag.get_task("publish")
+    assert publish.trigger_rule == "all_success" and not publish.downstream_task_ids
+
+
+def test_publish_announces_the_contract_tables_readers_see(bag, dag) -> None:
+    from include.publishing.assets import published_assets
+
+    assert dag.get_task("publish").outlets == published_assets()
+    assert {a.name for a in published_assets()} >= {"c360.marts.with_user_id", "c360.stitching.user_id_stitcher"}
+    # The export runs on the feature view's asset, i.e. after each publish and never otherwise.
+    export = bag.dags["customer_features_export"]
+    assert [a.name for a in export.timetable.asset_condition.objects] == ["c360.marts.with_user_id"]
 
 
 def test_layer_retries_come_from_config_and_tests_never_retry(dag) -> None:
@@ -94,7 +114,8 @@ def test_layer_retries_come_from_config_and_tests_never_retry(dag) -> None:
 
 def test_duckdb_tasks_share_one_slot_pool(dag) -> None:
     # An EmptyOperator never reaches a worker: the scheduler marks it done.
-    writers = [t for t in dag.tasks if _group_of(t.task_id) in ("load_sources", *LAYERS, "dq_gate")
+    writers = [t for t in dag.tasks if _group_of(t.task_id) in ("load_sources", "plan_build", *LAYERS, "dq_gate",
+                                                                  "publish")
                and not isinstance(t, EmptyOperator)]
     assert writers and {t.pool for t in writers} == {"duckdb"}
 
@@ -175,8 +196,10 @@ def test_a_new_run_id_keeps_dbt_partial_parsing(tmp_path) -> None:
     parse()
     output = parse(C360_AIRFLOW_RUN_ID="manual__2")
     assert "Unable to do partial parsing" not in output
+    # The models that write the run id into their rows, and only them.
     assert set(re.findall(r"Partial parsing: updated file: c360://(\S+)", output)) == {
-        "models/stitching/stitch_cluster_health.sql"}
+        "models/stitching/stitch_cluster_health.sql", "models/stitching/stitch_link_exclusion_effect.sql",
+        "models/stitching/int_user_main_id_changes.sql"}
 
 
 def test_params_have_schemas(dag) -> None:

@@ -12,6 +12,7 @@ import json
 import math
 import shutil
 import socket
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -39,6 +40,7 @@ class GateRuns:
     clean: DagRunResult
     broken: DagRunResult
     mails: list[Message] = field(default_factory=list)
+    published_after_clean: dict[str, str] = field(default_factory=dict)
 
 
 def free_port() -> int:
@@ -115,13 +117,14 @@ def _build(airflow_home: Path, small_landing: Path, tmp: Path) -> GateRuns:
         started = time.monotonic()
         clean = run_dag(env, {"source_dir": str(small_landing)})
         print(f"\nclean customer_360 run: {time.monotonic() - started:.0f} s")
+        published_after_clean = published_hashes(warehouse)
         broken_landing = build_broken_landing(small_landing, tmp / "broken_landing")
         started = time.monotonic()
         broken = run_dag(env, {"source_dir": str(broken_landing)})
         print(f"broken customer_360 run: {time.monotonic() - started:.0f} s")
     finally:
         controller.stop()
-    return GateRuns(warehouse, env, clean, broken, inbox.mails)
+    return GateRuns(warehouse, env, clean, broken, inbox.mails, published_after_clean)
 
 
 def gate_runs_for(request: pytest.FixtureRequest) -> GateRuns:
@@ -138,6 +141,23 @@ def gate_runs_for(request: pytest.FixtureRequest) -> GateRuns:
 @pytest.fixture(scope="module")
 def gate_runs(request: pytest.FixtureRequest) -> GateRuns:
     return gate_runs_for(request)
+
+
+def published_hashes(warehouse: Path) -> dict[str, str]:
+    """A content hash of every relation readers see under the published layers' names."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        names = con.execute("select table_schema || '.' || table_name from information_schema.tables "
+                            "where table_schema in ('stitching', 'marts', 'analytics') order by 1").fetchall()
+        return {name: con.execute(f"select hash(list(t order by all)) from {name} t").fetchone()[0]
+                for (name,) in names}
+
+
+def asset_events(airflow_home: Path, run_id: str) -> dict[str, dict]:
+    """Asset name -> the extra of the event the run's publish emitted, from the metadata DB."""
+    with sqlite3.connect(airflow_home / "airflow.db") as con:
+        rows = con.execute("select a.name, e.extra from asset_event e join asset a on a.id = e.asset_id "
+                           "where e.source_dag_id = 'customer_360' and e.source_run_id = ?", (run_id,)).fetchall()
+    return {name: json.loads(extra) for name, extra in rows}
 
 
 def gate_rows(warehouse: Path, run_id: str) -> dict[str, tuple]:
@@ -158,8 +178,8 @@ def test_a_clean_run_passes_every_check(gate_runs: GateRuns) -> None:
 def test_a_run_on_broken_data_fails_exactly_the_broken_checks(gate_runs: GateRuns) -> None:
     broken = gate_runs.broken
     assert broken.state == "failed"
-    failed_tasks = {t for t, s in broken.task_states.items() if s != "success"}
-    assert failed_tasks == {"dq_gate"}, failed_tasks
+    failed_tasks = {t: s for t, s in broken.task_states.items() if s != "success"}
+    assert failed_tasks == {"dq_gate": "failed", "publish": "upstream_failed"}, failed_tasks
     rows = gate_rows(gate_runs.warehouse, broken.run_id)
     assert {k for k, v in rows.items() if v[0] == "fail"} == EXPECTED_FAILS
     assert rows["stitching:largest_cluster_ids"][1] > 10_000
@@ -167,6 +187,32 @@ def test_a_run_on_broken_data_fails_exactly_the_broken_checks(gate_runs: GateRun
     assert rows["features:negative_revenue"][1] >= 1
     # the log ends with the check table
     assert "dq_gate" in broken.output and "stitching:largest_cluster_ids" in broken.output
+
+
+def test_a_failed_gate_leaves_readers_on_the_clean_run(gate_runs: GateRuns) -> None:
+    published = published_hashes(gate_runs.warehouse)
+    assert {"stitching.user_id_stitcher", "stitching.excluded_ids", "marts.with_user_id"} <= set(published)
+    assert published == gate_runs.published_after_clean
+    with duckdb.connect(str(gate_runs.warehouse), read_only=True) as con:
+        builds = con.execute("select run_id, colour, published_at is not null from audit.builds "
+                             "order by started_at").fetchall()
+        # The rejected build is there, out of readers' sight: the giant profile the gate refused.
+        largest = con.execute("select max(id_count) from stitching__green.int_profile_sizes").fetchone()[0]
+        published_largest = con.execute("select max(id_count) from stitching.int_profile_sizes").fetchone()[0]
+    assert builds == [(gate_runs.clean.run_id, "blue", True), (gate_runs.broken.run_id, "green", False)]
+    assert largest > 10_000 > published_largest
+
+
+def test_only_the_passing_run_announces_its_assets(gate_runs: GateRuns, airflow_home: Path) -> None:
+    clean = asset_events(airflow_home, gate_runs.clean.run_id)
+    assert set(clean) == {"c360.marts.with_user_id", "c360.stitching.user_id_stitcher", "c360.stitching.excluded_ids",
+                          "c360.stitching.user_main_id_changes"}
+    with duckdb.connect(str(gate_runs.warehouse), read_only=True) as con:
+        features = con.execute("select count(*) from marts.with_user_id").fetchone()[0]
+    assert clean["c360.marts.with_user_id"] == {"run_id": gate_runs.clean.run_id, "colour": "blue",
+                                                "views": len(gate_runs.published_after_clean) - 1,
+                                                "feature_rows": features, "gate_status": "pass"}
+    assert asset_events(airflow_home, gate_runs.broken.run_id) == {}
 
 
 def test_the_gate_failure_is_alerted_once_with_its_failing_checks(gate_runs: GateRuns) -> None:

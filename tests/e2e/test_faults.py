@@ -120,7 +120,7 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
     assert f"raw.{KILLED_SOURCE}" not in _tables(killed)
     assert {b[0] for b in _batches(killed)} == set(done)  # nothing of the killed source, nothing doubled
     kills["load"] = f"killed while loading {KILLED_SOURCE} after {', '.join(done)}"
-    _load(env, landing)  # the retry: every load task re-loads its source whole
+    _load(env, landing)  # the retry: every load task loads what its killed try did not commit
 
     # 2. The stitching loop, right after its first round is logged (later rounds, the final table and
     #    the rename are still to come); the retry re-runs the model.

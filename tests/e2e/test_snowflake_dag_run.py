@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import subprocess
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from include.warehouse.emulator import Emulator
@@ -22,6 +25,7 @@ from tests.conftest import (
     WarehouseRun,
     airflow_env,
     fresh_airflow_home,
+    run_airflow,
     run_dag,
 )
 
@@ -38,6 +42,8 @@ class SnowflakeRun:
     home: Path
     duckdb_path: Path
     tables: dict[str, list[dict]]
+    export: subprocess.CompletedProcess
+    export_dir: Path
 
 
 def _normal(value: object) -> object:
@@ -86,6 +92,7 @@ def snowflake_run(small_landing: Path, snowflake_emulator: Emulator,
         AIRFLOW_CONN_C360_ALERTS_SLACK=json.dumps({
             "conn_type": "slackwebhook", "password": f"https://127.0.0.1:9/services/{SENTINEL}"}),
         AIRFLOW__API_AUTH__JWT_SECRET=SENTINEL,
+        C360_EXPORT_DIR=str(work / "exports"),
     )
     result = run_dag(env, {"source_dir": str(small_landing), "target": "snowflake"},
                      logical_date=REFERENCE_LOGICAL_DATE, timeout=2400)
@@ -94,8 +101,12 @@ def snowflake_run(small_landing: Path, snowflake_emulator: Emulator,
         "load_batches": "select * from audit.load_batches",
         "gate": f"select check_name, status from audit.dq_gate_results where run_id = '{result.run_id}'",
         "dbt_results": "select * from audit.dbt_results",
+        "builds": "select run_id, colour, published_at from audit.builds",
+        "published": "select table_schema, table_name from information_schema.views",
     })
-    return SnowflakeRun(result, home, work / "never-written.duckdb", tables)
+    # The hand-off DAG on the same deployment, triggered by hand: it exports the run published now.
+    export = run_airflow(env, "dags", "test", "customer_features_export", timeout=600)
+    return SnowflakeRun(result, home, work / "never-written.duckdb", tables, export, work / "exports")
 
 
 def _duckdb_rows(run: WarehouseRun, sql: str) -> list[dict]:
@@ -116,6 +127,19 @@ def test_the_whole_dag_succeeds_on_the_snowflake_target(snowflake_run: Snowflake
     assert gate and "fail" not in gate.values(), gate
     assert {r["resource_type"] for r in snowflake_run.tables["dbt_results"]} >= {"model", "test"}
     assert not snowflake_run.duckdb_path.exists(), "a Snowflake-target run wrote the DuckDB warehouse"
+
+
+def test_the_passing_build_is_published_and_handed_off(snowflake_run: SnowflakeRun) -> None:
+    run_id = snowflake_run.result.run_id
+    assert [(b["run_id"], b["colour"]) for b in snowflake_run.tables["builds"]] == [(run_id, "blue")]
+    assert snowflake_run.tables["builds"][0]["published_at"] is not None
+    views = {f"{v['table_schema']}.{v['table_name']}".lower() for v in snowflake_run.tables["published"]}
+    assert {"stitching.user_id_stitcher", "stitching.excluded_ids", "marts.with_user_id"} <= views
+    assert snowflake_run.export.returncode == 0, snowflake_run.export.stdout[-4000:] + snowflake_run.export.stderr
+    (snapshot,) = snowflake_run.export_dir.glob("customer_features/dt=*/*.parquet")
+    assert snapshot.stem == re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+    exported = pq.read_table(snapshot).to_pylist()
+    assert sorted(r["user_id"] for r in exported) == sorted(r["user_id"] for r in snowflake_run.tables["features"])
 
 
 def test_every_loaded_file_reconciles(snowflake_run: SnowflakeRun) -> None:

@@ -46,3 +46,23 @@ def snowflake_cursor(snowflake_target: Emulator) -> Iterator[Any]:
 
     with closing(snowflake_hook().get_conn()) as conn, closing(conn.cursor()) as cur:
         yield cur
+
+
+@pytest.fixture(params=["duckdb", "snowflake"])
+def either_warehouse(request: pytest.FixtureRequest, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """An empty warehouse of each target (a DuckDB file; a database of its own on the emulator), as a
+    Db opened the way the deployment opens it (connect_warehouse)."""
+    import uuid
+    from dataclasses import replace
+
+    from include.warehouse import connect_warehouse
+
+    monkeypatch.setenv("C360_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+    if request.param == "snowflake":
+        emulator = replace(request.getfixturevalue("snowflake_emulator"), database=f"t_{uuid.uuid4().hex[:10]}")
+        for name, value in emulator.connection_env(CONN_ID).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("C360_TARGET", "snowflake")
+        monkeypatch.delenv("C360_SNOWFLAKE_CONN_ID", raising=False)
+    with connect_warehouse() as db:
+        yield db

@@ -70,9 +70,10 @@ class Dataset:
 # --- the project under test ---------------------------------------------------------------------
 
 
-def copy_project(dest: Path, exclusion_list: Sequence[tuple[str, str, str]] = ()) -> Path:
+def copy_project(dest: Path, exclusion_list: Sequence[tuple[str, str, str]] = (),
+                 link_exclusions: Sequence[dict[str, str]] = ()) -> Path:
     """A copy of the dbt project with only the staging and stitching layers (other engineers' layers
-    cannot break these tests mid-edit) and the given exclusion-list seed."""
+    cannot break these tests mid-edit), the given exclusion-list seed and link-exclusion seed."""
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     for name in ("dbt_project.yml", "profiles.yml"):
@@ -88,7 +89,28 @@ def copy_project(dest: Path, exclusion_list: Sequence[tuple[str, str, str]] = ()
         writer = csv.writer(f)
         writer.writerow(["id", "id_type", "note"])
         writer.writerows(exclusion_list)
+    write_link_exclusions(dest, link_exclusions)
     return dest
+
+
+LINK_EXCLUSION_COLUMNS = ("anonymous_id", "user_id", "event_id", "valid_from", "valid_to", "reason", "decided_by",
+                          "decided_at")
+
+
+def write_link_exclusions(project: Path, entries: Sequence[dict[str, str]]) -> None:
+    """The stitch_link_exclusions seed of a project copy: one CSV row per entry, its values as given
+    (written verbatim, so a test can write malformed values); columns left out are empty, except a
+    reason, decided_by and decided_at filled in when absent."""
+    import csv
+
+    defaults = {"reason": "test", "decided_by": "tests", "decided_at": "2024-03-01"}
+    with (project / "seeds" / "stitch_link_exclusions.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(LINK_EXCLUSION_COLUMNS)
+        for entry in entries:
+            unknown = set(entry) - set(LINK_EXCLUSION_COLUMNS)
+            assert not unknown, unknown
+            writer.writerow([entry.get(c, defaults.get(c, "")) for c in LINK_EXCLUSION_COLUMNS])
 
 
 @contextlib.contextmanager
@@ -264,9 +286,12 @@ def reference(
     data: Dataset,
     rules: dict | None = None,
     exclusion_list: Sequence[tuple[str, str, str]] = (),
+    unmerged_links: Iterable[tuple[str, str]] = (),
 ) -> Expected:
     """The stitching rules of issue 3, written independently of the SQL: networkx components of the
-    rule-filtered graph."""
+    rule-filtered graph. unmerged_links: (anonymous_id, user_id) links stitch_link_exclusions took out
+    (every event of the pair matched), not edges of the graph but still counted by the link rules."""
+    unmerged = set(unmerged_links)
     rules = {**DEFAULT_RULES, **(rules or {})}
     rows = [(_clean(a), _clean(u)) for a, u in data.js + data.ruby]
     nodes: set[Node] = set()
@@ -302,7 +327,7 @@ def reference(
 
     graph = nx.Graph()
     graph.add_nodes_from(n for n in nodes if n not in excluded)
-    for anon, user in links:
+    for anon, user in links - unmerged:
         a, u = ("anonymous_id", anon), ("user_id", user)
         if a not in excluded and u not in excluded:
             graph.add_edge(a, u)

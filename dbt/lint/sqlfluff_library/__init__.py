@@ -92,6 +92,11 @@ def sql_string_literal(value):
     return "'" + str(value).replace("'", "''") + "'"
 
 
+# --- macros/publishing -----------------------------------------------------------------------------
+def published_relation(schema, identifier):
+    return None
+
+
 # --- macros/marts and macros/utils -------------------------------------------------------------------
 def reference_date():
     return "current_date"

@@ -2,13 +2,14 @@
     the smallest user key, which stands for them all. Read by the components loop and the
     stitcher, so the links are filtered and grouped once; only the anonymous_ids linked to several
     user_ids are grouped. Each branch reads the links in its own import CTE, as DuckDB
-    materializes a CTE read twice. #}
+    materializes a CTE read twice; a link unmerged by stitch_link_exclusions is not read. #}
 with single_links as (
 
     select
         anonymous_key,
         user_key
     from {{ ref('int_id_links') }}
+    where not is_unmerged
 
 ),
 
@@ -18,6 +19,7 @@ multiple_links as (
         anonymous_key,
         user_key
     from {{ ref('int_id_links') }}
+    where not is_unmerged
 
 ),
 

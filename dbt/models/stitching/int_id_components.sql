@@ -5,7 +5,11 @@
     linked to its owner (a star, not every pair); user_id_stitcher attaches the rest. #}
 with links as (
 
-    select * from {{ ref('int_id_links') }}
+    select
+        anonymous_key,
+        user_key
+    from {{ ref('int_id_links') }}
+    where not is_unmerged
 
 ),
 

@@ -188,7 +188,7 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnectio
     env = {**os.environ, "C360_DUCKDB_PATH": str(warehouse)}
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "build", "--profiles-dir", ".",
-         "--select", "staging", "stitching", "stitch_exclusion_list",
+         "--select", "staging", "stitching", "stitch_exclusion_list", "stitch_link_exclusions",
          "--indirect-selection", "cautious",
          "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")],
         cwd=PROJECT_ROOT / "dbt", env=env, capture_output=True, text=True,

@@ -172,7 +172,8 @@ def test_a_record_dropped_after_copy_fails_the_reconcile_check(tmp_path: Path, s
         cur.execute(f"delete from {table} where _row_number = 1")  # e.g. a faulty COPY or transformation
 
     monkeypatch.setattr(sl, "land", land_and_lose_a_record)
-    [result] = sl.load_source_snowflake(source, landing, "loses-a-record")
+    # A full refresh: loads are incremental, and an unchanged file is not read (nor landed) again.
+    [result] = sl.load_source_snowflake(source, landing, "loses-a-record", full_refresh=True)
 
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (8, 2, 5)
     check = _reconcile("loses-a-record", "orders")
@@ -286,17 +287,19 @@ def test_conflicting_duplicates_last_file_wins_and_reload_replaces(tmp_path: Pat
     second = ORDERS_HEADER + "\no1,u1,refunded,2026-01-01,10,9,10,,web\n"
     landing = _orders(tmp_path, ("a.csv", first), ("b.csv", second))
 
-    for run in ("run-1", "run-2"):  # a re-run replaces, never doubles
-        results = sl.load_source_snowflake(SOURCES["orders"], landing, run)
+    # run-2 reloads the same files (loads are incremental: only a full refresh reads them again); it
+    # replaces, never doubles.
+    for run, full_refresh in (("run-1", False), ("run-2", True)):
+        results = sl.load_source_snowflake(SOURCES["orders"], landing, run, full_refresh=full_refresh)
 
-    assert {(r.file_name, r.rows_read, r.rows_loaded, r.rows_rejected) for r in results} == {
-        ("a.csv", 2, 1, 1), ("b.csv", 1, 1, 0)}
+    assert {(r.file_name, r.rows_read, r.rows_loaded, r.rows_rejected, r.load_action) for r in results} == {
+        ("a.csv", 2, 1, 1, "reloaded"), ("b.csv", 1, 1, 0, "reloaded")}
     cur.execute("select order_id, status, _run_id from raw.orders order by 1")
     assert cur.fetchall() == [("o1", "refunded", "run-2"), ("o2", "completed", "run-2")]
     cur.execute("select file_name, reason from audit.rejected_rows where source = 'orders'")
     assert cur.fetchall() == [("a.csv", "conflicting duplicate of primary key order_id=o1 (kept b.csv row 1)")]
     cur.execute("select count(*), sum(rows_read - rows_loaded - rows_rejected) from audit.load_batches "
-                "where source = 'orders'")
+                "where source = 'orders' and is_current")
     assert tuple(int(n) for n in cur.fetchone()) == (2, 0)
 
 

@@ -8,7 +8,7 @@ import json
 import logging
 import random
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -22,6 +22,7 @@ from include.oncall.id_path import (
     NO_CHAIN,
     SAME_ID,
     UNKNOWN,
+    UNMERGED,
     PathAnswer,
     find_path,
     node_order,
@@ -35,6 +36,7 @@ from include.warehouse.db import Db
 from tests.conftest import PROJECT_ROOT
 
 A, B, C, D, E, F, G = ("a" * 32, "b" * 32, "c" * 32, "d" * 32, "e" * 32, "f" * 32, "9" * 32)
+RITA, SAM, TOM, VAL = ("1" * 32, "2" * 32, "3" * 32, "4" * 32)  # profiles shaped by stitch_link_exclusions
 QUOTED_USER, QUOTED_DEVICE, QUOTED_OTHER = "o'brien\\", 'dev"ice%_1\\\'', "50% off'; drop table x; --"
 
 # (anonymous_id, user_id, sdk, event_id, event_at): identify events with both ids.
@@ -60,12 +62,39 @@ EVENTS = [
     ("a-tv", "uma", "ruby", "e33", datetime(2026, 10, 2)),
     (QUOTED_DEVICE, QUOTED_USER, "js", "q'1", datetime(2026, 10, 20)),
     (QUOTED_DEVICE, QUOTED_OTHER, "ruby", "q\\2", datetime(2026, 10, 21)),
+    # unmerged by link: the family tv's link to sam is excluded, so rita and sam are two profiles
+    ("family-tv", "rita", "js", "e50", datetime(2026, 11, 1)),
+    ("family-tv", "sam", "js", "e51", datetime(2026, 11, 2)),
+    ("sam-phone", "sam", "ruby", "e52", datetime(2026, 11, 3)),
+    # an entry names the earlier of two events of (den-pc, tom): the later one makes the link
+    ("den-pc", "tom", "js", "e60", datetime(2026, 11, 1)),
+    ("den-pc", "tom", "js", "e61", datetime(2026, 11, 5)),
+    ("den-pc", "uri", "js", "e62", datetime(2026, 11, 6)),
+    # the unmerged (b-tv, wes) was the way from val to wes that sorts first; wes-phone still joins them
+    ("b-tv", "val", "js", "e70", datetime(2026, 11, 1)),
+    ("b-tv", "wes", "js", "e71", datetime(2026, 11, 2)),
+    ("wes-phone", "wes", "ruby", "e72", datetime(2026, 11, 3)),
+    ("wes-phone", "val", "ruby", "e73", datetime(2026, 11, 4)),
 ]
-USERS = {"anna", "ben", "amy", "carl", "uma", "vic", QUOTED_USER, QUOTED_OTHER, "ghost", "orders-only", "dual"}
+# stitching.int_id_link_exclusions: (entry, anonymous_id, user_id, reason, decided_by, decided_at, event id, is_match)
+LINK_EXCLUSIONS = [
+    ("anonymous_id 'family-tv', user_id 'sam'", "family-tv", "sam", "TICKET-7 shared tv", "alice",
+     date(2026, 11, 10), "e51", True),
+    ("anonymous_id 'den-pc', user_id 'tom', event_id 'e60'", "den-pc", "tom", "one bad event", "bob",
+     date(2026, 11, 10), "e60", True),
+    ("anonymous_id 'den-pc', user_id 'tom', event_id 'e60'", "den-pc", "tom", "one bad event", "bob",
+     date(2026, 11, 10), "e61", False),
+    ("anonymous_id 'b-tv', user_id 'wes'", "b-tv", "wes", "kiosk mode", "carol", date(2026, 11, 10), "e71", True),
+]
+SDK = {event_id: sdk for _, _, sdk, event_id, _ in EVENTS}
+USERS = {"anna", "ben", "amy", "carl", "uma", "vic", QUOTED_USER, QUOTED_OTHER, "ghost", "orders-only", "dual",
+         "rita", "sam", "tom", "uri", "val", "wes"}
 PROFILES = [  # (user_main_id, other_id); "ghost" has no identify event (staging changed since stitching)
     *((A, i) for i in ("anna", "ben", "amy", "tablet", "ben-phone", "anna-laptop", "amy-phone", "ghost")),
     (C, "carl"), (C, "carl-phone"), (E, "uma"), (E, "vic"), (E, "z-tv"), (E, "a-tv"),
     (B, QUOTED_USER), (B, QUOTED_DEVICE), (B, QUOTED_OTHER), (F, "orders-only"), (D, "dual"),
+    (RITA, "rita"), (RITA, "family-tv"), (SAM, "sam"), (SAM, "sam-phone"), (TOM, "tom"), (TOM, "uri"),
+    (TOM, "den-pc"), (VAL, "val"), (VAL, "wes"), (VAL, "b-tv"), (VAL, "wes-phone"),
 ]
 
 
@@ -77,6 +106,9 @@ def build(db: Db) -> None:
         "anonymous_id varchar, user_id varchar, landed_file_name varchar, landed_row_number bigint)",
         "create table stitching.user_id_stitcher (user_main_id varchar, other_id varchar, other_id_type varchar)",
         "create table stitching.excluded_ids (other_id varchar, other_id_type varchar, reason varchar, detail varchar)",
+        "create table stitching.int_id_link_exclusions (entry varchar, anonymous_id varchar, user_id varchar, "
+        "reason varchar, decided_by varchar, decided_at date, source_sdk varchar, identify_event_id varchar, "
+        "is_match boolean)",
     ])
     db.execute_many("insert into staging.stg_rudderstack__identifies values (?, ?, ?, ?, ?, ?, ?)",
                     [(sdk, eid, at, anon, user, f"{sdk}/part-{n % 2}.csv", n + 1)
@@ -87,6 +119,8 @@ def build(db: Db) -> None:
                     + [(G, "dual", "anonymous_id")])
     db.execute("insert into stitching.excluded_ids values (?, ?, ?, ?)",
                ("kiosk-1", "anonymous_id", "super_connector", "linked to 40 user_ids (max 5)"))
+    db.execute_many("insert into stitching.int_id_link_exclusions values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*entry, SDK[event_id], event_id, match) for *entry, event_id, match in LINK_EXCLUSIONS])
 
 
 @pytest.fixture
@@ -186,6 +220,45 @@ def test_the_same_id_and_a_stale_profile(db: Db) -> None:
     assert (same.verdict, same.links) == (SAME_ID, []) and "a chain of 0 links" in same.text()
     stale = find_path(db, "anna", "ghost")
     assert stale.verdict == NO_CHAIN and "staging changed after the stitching tables were built" in stale.text()
+
+
+def test_ids_split_by_a_link_exclusion_are_answered_with_the_entry(db: Db) -> None:
+    answer = find_path(db, "rita", "sam-phone")
+    assert (answer.verdict, answer.user_main_id, answer.in_one_profile) == (UNMERGED, None, False)
+    assert (answer.first.user_main_id, answer.second.user_main_id) == (RITA, SAM)
+    assert chain(answer) == [("rita", "family-tv", "e50"), ("family-tv", "sam", "e51"), ("sam", "sam-phone", "e52")]
+    entry = ("anonymous_id 'family-tv', user_id 'sam' (reason: TICKET-7 shared tv; decided by alice on "
+             "2026-11-10)")
+    assert [link.unmerged_by for link in answer.links] == [(), (entry,), ()]
+    text = answer.text()
+    assert f"  - user_id 'rita' is in profile {RITA}\n  - anonymous_id 'sam-phone' is in profile {SAM}" in text
+    assert ("A link exclusion split them: the shortest chain of identify links between them has 3 links, and "
+            "stitching does not use the 1 marked NOT USED, unmerged by entries of "
+            "dbt/seeds/stitch_link_exclusions.csv:") in text
+    row = [event_id for *_, event_id, _ in EVENTS].index("e51")
+    assert ("  2. anonymous_id 'family-tv' -> user_id 'sam'\n    identify event 'e51' of the js SDK at 2026-11-02 "
+            f"00:00:00, landed in js/part-{row % 2}.csv row {row + 1}\n"
+            f"    NOT USED: unmerged by the stitch_link_exclusions entry {entry}") in text
+    assert answer.as_json()["links"][1]["unmerged_by"] == [entry]
+    assert find_path(db, "rita", "carl").verdict == DIFFERENT_PROFILES  # no link exclusion between them
+
+
+def test_chains_skip_the_links_and_events_stitching_does_not_use(db: Db) -> None:
+    # the entry names e60 only: the link is made by e61
+    assert chain(find_path(db, "tom", "uri")) == [("tom", "den-pc", "e61"), ("den-pc", "uri", "e62")]
+    # b-tv - wes is unmerged, so the chain goes through wes-phone, and the profile has 3 links, not 4
+    answer = find_path(db, "val", "wes")
+    assert (answer.verdict, answer.profile_links) == (LINKED, 3)
+    assert chain(answer) == [("val", "wes-phone", "e73"), ("wes-phone", "wes", "e72")]
+    assert all(not link.unmerged_by for link in answer.links)
+
+
+def test_a_warehouse_without_link_exclusions_is_answered_as_before(db: Db) -> None:
+    db.execute("drop table stitching.int_id_link_exclusions")
+    assert chain(find_path(db, "anna", "ben-phone")) == [("anna", "tablet", "e02"), ("tablet", "ben", "e03a"),
+                                                         ("ben", "ben-phone", "e04")]
+    assert chain(find_path(db, "tom", "uri")) == [("tom", "den-pc", "e60"), ("den-pc", "uri", "e62")]
+    assert find_path(db, "rita", "sam-phone").verdict == DIFFERENT_PROFILES
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -291,6 +364,7 @@ def test_the_task_logs_the_chain_and_records_it_beside_older_reports(
 REQUESTS = [
     ("anna", "ben-phone", "user_id", None), ("uma", "vic", None, None), ("anna", "carl", None, None),
     ("anna", "kiosk-1", None, None), ("nobody", "anna", None, None), (QUOTED_USER, QUOTED_OTHER, None, None),
+    ("rita", "sam-phone", None, None), ("tom", "uri", None, None), ("val", "wes", None, None),
 ]
 
 

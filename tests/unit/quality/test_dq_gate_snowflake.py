@@ -28,6 +28,7 @@ from include.loading.snowflake_loader import AUDIT_DDL
 from include.oncall import callbacks
 from include.orchestration import tasks
 from include.orchestration.pipeline_config import load_pipeline_config
+from include.publishing.build import plan_build, schema_map
 from include.quality.gate import GateFailed, run_gate
 from include.warehouse import connect_warehouse
 from include.warehouse.db import Db
@@ -57,9 +58,12 @@ def snowflake(snowflake_target: Emulator, monkeypatch: pytest.MonkeyPatch) -> It
 
 def seed(db: Db, run_id: str = RUN, *, clusters: list[int] = HEALTHY_CLUSTERS, orders: int = 40,
          rejected: int = 0, negative_revenue: bool = False, test_status: str = "pass") -> None:
-    """The tables the gate reads, replaced for this run."""
+    """The tables the gate reads, replaced for this run, in the build the run planned (as dbt writes them)."""
     newest = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=12)
+    colour = plan_build(db, run_id)
+    db = db.with_schemas(schema_map(colour))
     db.script([
+        *(f"create schema if not exists {s}" for s in schema_map(colour).values()),
         *AUDIT_DDL,
         *(f"create schema if not exists {s}" for s in ("staging", "stitching", "marts", "analytics")),
         # The columns dbt/macros/hooks/record_run_results.sql creates.
@@ -120,7 +124,7 @@ def test_a_healthy_run_passes_every_check_on_snowflake(snowflake: Db) -> None:
     outcome = tasks.gate(RUN)  # the dq_gate task's own code: SnowflakeHook from C360_TARGET and the connection
 
     rows = gate_rows(snowflake)
-    assert outcome == f"{len(rows)} checks; Snowflake connection snowflake_default"
+    assert outcome == f"{len(rows)} checks on the blue build; Snowflake connection snowflake_default"
     assert {name for name, (status, *_) in rows.items() if status != "pass"} == set()
     assert {"dbt_tests", "reconcile:orders", "rejected_share:orders", "stitching:largest_cluster_ids",
             "stitching:median_cluster_ids", "stitching:share_profiles_over_5_user_ids",

@@ -26,6 +26,7 @@ from include.warehouse import connect_warehouse
 from include.warehouse.db import Db
 from include.warehouse.emulator import Emulator
 from tests.conftest import PROJECT_ROOT
+from tests.plugins.test_profile_graph import HOSTILE_PROFILE, add_hostile_profile
 from tests.unit.oncall.test_investigation import LINKS
 
 # The review page's package is imported as the API server imports plugins: from the plugins folder.
@@ -255,3 +256,49 @@ def test_the_run_summary_is_the_same_on_both_targets(warehouses: Warehouses) -> 
     assert "  raw.orders                       3" in text and "  audit.load_batches               missing" in text
     assert "  stitching.user_id_stitcher       9" in text
     assert f"gate verdict for {BROKEN}: FAIL" in text
+
+
+@pytest.fixture(scope="module")
+def graph_warehouses(snowflake_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
+    """build()'s rows plus what only the profile graph reads: stitching.stitch_bridge_ids, a link from a member
+    to the excluded kiosk-1 and the hostile profile; in databases of their own, so the rows the other tests
+    count stay as they are."""
+    tmp = tmp_path_factory.mktemp("graph_readers")
+    w = Warehouses(tmp / "warehouse.duckdb", replace(snowflake_emulator, database="c360_profile_graph"),
+                   tmp / "unused" / "warehouse.duckdb")
+    for target in ("duckdb", "snowflake"):
+        with on(target, w), connect_warehouse() as db:
+            build(db)
+            db.execute("create table stitching.stitch_bridge_ids (other_id varchar, other_id_type varchar, "
+                       "linked_ids bigint, is_excluded boolean, excluded_reason varchar, user_main_id varchar)")
+            db.execute_many("insert into stitching.stitch_bridge_ids values (?, ?, ?, ?, ?, ?)",
+                            [("tablet", "anonymous_id", 2, False, None, "a" * 32),
+                             ("kiosk-1", "anonymous_id", 40, True, "super_connector", None)])
+            db.execute("insert into staging.stg_rudderstack__identifies values ('js', 'e-kiosk', ?, 'kiosk-1', "
+                       "'anna', 'part-1.csv', 1)", (datetime(2026, 10, 9, 8, 30),))
+            add_hostile_profile(db)
+    return w
+
+
+@pytest.mark.parametrize(("user_main_id", "max_ids"), [
+    ("a" * 32, 2_000), (HOSTILE_PROFILE, 2_000), ("a" * 32, 3), ("f" * 32, 2_000), ("not-an-id", 2_000)])
+def test_the_profile_graph_is_the_same_on_both_targets(graph_warehouses: Warehouses, user_main_id: str,
+                                                       max_ids: int) -> None:
+    on_duckdb, on_snowflake = both(graph_warehouses,
+                                   lambda: load(user_main_id=user_main_id, max_graph_ids=max_ids))
+    assert typed(on_snowflake.profile) == typed(on_duckdb.profile)
+    assert render(on_snowflake, "/c360-review/", THRESHOLDS, "w") == render(on_duckdb, "/c360-review/",
+                                                                          THRESHOLDS, "w")
+    view = on_snowflake.profile
+    if user_main_id == "a" * 32 and max_ids > 5:
+        assert [(i.other_id, i.bridge_links) for i in view.ids if i.bridge_links] == [("tablet", 2)]
+        assert len(view.ids) == 5 and len(view.links) == 4
+        assert [(e.other_id, e.reason, e.members) for e in view.excluded] == [
+            ("kiosk-1", "super_connector", [("user_id", "anna")])]
+    elif user_main_id == "a" * 32:
+        assert view.too_large and [i.other_id for i in view.ids][:1] == ["tablet"] and len(view.ids) == 5
+    elif user_main_id == HOSTILE_PROFILE:
+        assert len(view.ids) == 3 and len(view.excluded) == 1 and not view.too_large
+    else:
+        assert view.message and not view.ids
+    assert not graph_warehouses.unused_duckdb.exists()
