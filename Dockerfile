@@ -9,6 +9,7 @@ ENV PYTHONPATH=/opt/airflow/project \
     AIRFLOW__CORE__PLUGINS_FOLDER=/opt/airflow/project/plugins \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
     C360_DUCKDB_PATH=/opt/airflow/warehouse/c360.duckdb \
+    C360_EXPORT_DIR=/opt/airflow/exports \
     DBT_SEND_ANONYMOUS_USAGE_STATS=False
 
 COPY --chown=airflow:0 requirements.txt /opt/airflow/project/requirements.txt
@@ -25,4 +26,4 @@ WORKDIR /opt/airflow/project/dbt
 RUN rm -rf target logs && dbt parse --profiles-dir . --quiet && test -s target/manifest.json
 
 WORKDIR /opt/airflow/project
-RUN mkdir -p /opt/airflow/warehouse /opt/airflow/project/data
+RUN mkdir -p /opt/airflow/warehouse /opt/airflow/exports /opt/airflow/project/data

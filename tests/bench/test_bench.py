@@ -63,3 +63,13 @@ def test_stitching_bench_small(tmp_path: Path) -> None:
     # two runs of each step, and the reported figure is one of them
     assert len(row["runs"]["dbt_core_models_s"]) == len(row["runs"]["scipy_s"]) == 2
     assert row["dbt_core_models_s"] in row["runs"]["dbt_core_models_s"]
+
+
+def test_the_publish_benchmark_prints_its_figures(capsys) -> None:
+    from bench.publishing import main
+
+    assert main(["--customers", "200", "--repeat", "1"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["scenario"] == "publish" and figures["publishes"] == 2
+    assert figures["views"] >= 25 and figures["rows_per_colour"] > 200 * 156
+    assert 0 < figures["publish_s_median"] <= figures["publish_s_max"]

@@ -23,6 +23,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import BIN, airflow_env, run_airflow
@@ -30,6 +31,7 @@ from tests.conftest import BIN, airflow_env, run_airflow
 pytestmark = pytest.mark.slow
 
 DAG_ID = "customer_360"
+EXPORT_DAG_ID = "customer_features_export"
 USER = "c360-tester"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 LAYERS = ("load_sources", "staging", "stitching", "marts", "analytics", "dq_gate")
@@ -38,6 +40,7 @@ START_TIMEOUT = 120
 # and the DuckDB pool one writer), ~10 s each, most of it a task's start-up and dbt's import and
 # parse rather than SQL; about 11 minutes in all. The bound leaves room for a slower CI machine.
 RUN_TIMEOUT = 1200
+EXPORT_TIMEOUT = 300
 
 
 class Api:
@@ -156,10 +159,13 @@ def test_customer_360_runs_under_a_real_scheduler_triggered_over_rest(tmp_path: 
     conf = {"num_customers": 30, "seed": 5, "stitch_max_user_ids_per_anonymous_id": 4,
             "reference_date": "2026-02-01"}
 
-    with airflow_stack(home, warehouse) as (api, _, _env):
-        _wait(lambda: api.call("GET", f"/api/v2/dags/{DAG_ID}")[0] == 200, START_TIMEOUT, "DAG parse", home, [])
-        status, body = api.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
-        assert status == 200 and body["is_paused"] is False, body
+    exports = tmp_path / "exports"
+    with airflow_stack(home, warehouse, C360_EXPORT_DIR=str(exports)) as (api, _, _env):
+        for dag_id in (DAG_ID, EXPORT_DAG_ID):
+            _wait(lambda d=dag_id: api.call("GET", f"/api/v2/dags/{d}")[0] == 200, START_TIMEOUT, "DAG parse",
+                  home, [])
+            status, body = api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+            assert status == 200 and body["is_paused"] is False, body
 
         # Refused by the params' schemas before any run exists.
         for bad in ({"num_customers": -5}, {"target": "snowflake"}, {"reference_date": "yesterday"}):
@@ -184,6 +190,17 @@ def test_customer_360_runs_under_a_real_scheduler_triggered_over_rest(tmp_path: 
         runs = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")[1]
         assert [r["dag_run_id"] for r in runs["dag_runs"]] == [run_id]
 
+        # The publish task's asset event schedules the hand-off DAG: no trigger, no timetable.
+        def export_runs() -> list[dict]:
+            return api.call("GET", f"/api/v2/dags/{EXPORT_DAG_ID}/dagRuns")[1].get("dag_runs", [])
+
+        _wait(lambda: any(r["state"] in ("success", "failed") for r in export_runs()), EXPORT_TIMEOUT,
+              "the asset-triggered export", home, [])
+        (export_run,) = export_runs()
+        assert export_run["run_type"] == "asset_triggered" and export_run["state"] == "success", export_run
+        events = api.call("GET", f"/api/v2/assets/events?source_dag_id={DAG_ID}&source_run_id="
+                                 f"{urllib.request.quote(run_id, safe='')}")[1]["asset_events"]
+
     assert len(tasks) > 50 and all(t["state"] == "success" for t in tasks)
     by_layer: dict[str, list[dict]] = {}
     for t in tasks:
@@ -193,6 +210,11 @@ def test_customer_360_runs_under_a_real_scheduler_triggered_over_rest(tmp_path: 
         last_end = max(_dt(t["end_date"]) for t in by_layer[earlier])
         first_start = min(_dt(t["start_date"]) for t in by_layer[later])
         assert last_end <= first_start, f"{later} started before {earlier} ended"
+
+    feature_event = next(e for e in events if e["uri"] == "c360://marts/with_user_id")
+    assert feature_event["extra"]["run_id"] == run_id and feature_event["extra"]["gate_status"] in ("pass", "warn")
+    (snapshot,) = exports.glob("customer_features/dt=*/*.parquet")
+    assert pq.read_metadata(snapshot).num_rows == feature_event["extra"]["feature_rows"] > 0
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for table in ("raw.orders", "stitching.user_id_stitcher", "marts.with_user_id", "analytics.kpi_summary"):

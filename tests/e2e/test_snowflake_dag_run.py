@@ -44,6 +44,7 @@ class SnowflakeRun:
     tables: dict[str, list[dict]]
     export: subprocess.CompletedProcess
     export_dir: Path
+    preview: subprocess.CompletedProcess
 
 
 def _normal(value: object) -> object:
@@ -106,7 +107,14 @@ def snowflake_run(small_landing: Path, snowflake_emulator: Emulator,
     })
     # The hand-off DAG on the same deployment, triggered by hand: it exports the run published now.
     export = run_airflow(env, "dags", "test", "customer_features_export", timeout=600)
-    return SnowflakeRun(result, home, work / "never-written.duckdb", tables, export, work / "exports")
+    # A rule preview on the same deployment: dbt through the Snowflake profile, into stitching__preview.
+    preview = run_airflow(env, "dags", "test", "stitching_rule_preview", "-c",
+                          json.dumps({"stitch_max_user_ids_per_anonymous_id": 1}), timeout=1200)
+    tables |= _read(emulator, {
+        "stitcher_after_preview": STITCHER,
+        "preview": "select answer_json from audit.stitching_investigations where kind = 'preview'",
+    })
+    return SnowflakeRun(result, home, work / "never-written.duckdb", tables, export, work / "exports", preview)
 
 
 def _duckdb_rows(run: WarehouseRun, sql: str) -> list[dict]:
@@ -140,6 +148,18 @@ def test_the_passing_build_is_published_and_handed_off(snowflake_run: SnowflakeR
     assert snapshot.stem == re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
     exported = pq.read_table(snapshot).to_pylist()
     assert sorted(r["user_id"] for r in exported) == sorted(r["user_id"] for r in snowflake_run.tables["features"])
+
+
+def test_a_rule_preview_builds_out_of_sight_and_reports(snowflake_run: SnowflakeRun) -> None:
+    preview = snowflake_run.preview
+    assert preview.returncode == 0, (preview.stdout + preview.stderr)[-5000:]
+    (row,) = snowflake_run.tables["preview"]
+    answer = json.loads(row["answer_json"])
+    assert answer["newly_excluded"] and {r["reason"] for r in answer["newly_excluded"]} == {"super_connector"}
+    assert answer["split"] >= 1 and answer["feature_rows_changed"] > 0
+    # Nothing published changed.
+    assert sorted(map(_key, snowflake_run.tables["stitcher_after_preview"])) == sorted(
+        map(_key, snowflake_run.tables["stitcher"]))
 
 
 def test_every_loaded_file_reconciles(snowflake_run: SnowflakeRun) -> None:
