@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from html import escape
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 URL_PREFIX = "/c360-review"
@@ -34,15 +34,21 @@ def create_app() -> FastAPI:
                             status_code=exc.status_code)
 
     @app.get("/", response_class=HTMLResponse)
-    def review(request: Request, run_id: str | None = None, user_main_id: str | None = None) -> HTMLResponse:
+    def review(request: Request, run_id: str | None = None, user_main_id: str | None = None,
+               id_value: str | None = Query(None, alias="id", max_length=512), other_id: str | None = Query(
+                   None, max_length=512), id_type: str | None = None, other_id_type: str | None = None
+               ) -> HTMLResponse:
         from c360_review.page import render
-        from c360_review.queries import graph_max_ids, load
+        from c360_review.queries import PathRequest, graph_max_ids, load
         from include.orchestration.pipeline_config import load_pipeline_config
         from include.warehouse import warehouse_location
         from include.warehouse.duckdb_file import WarehouseUnavailable
 
         try:
-            data = load(run_id, user_main_id=user_main_id, max_graph_ids=graph_max_ids(dict(os.environ)))
+            # An empty form submits empty values; one id without the other gets the investigation's message.
+            path = (PathRequest(id_value or "", other_id or "", id_type or None, other_id_type or None)
+                    if (id_value or "").strip() or (other_id or "").strip() else None)
+            data = load(run_id, user_main_id=user_main_id, max_graph_ids=graph_max_ids(dict(os.environ)), path=path)
         except WarehouseUnavailable as exc:
             return HTMLResponse(f"<h1>Customer 360 on-call review</h1><p>{escape(str(exc))}</p>", status_code=503)
         except Exception as exc:

@@ -128,6 +128,33 @@ def history_table(data: PageData, base: str) -> str:
             "<th>to</th><th>ids moved</th></tr>" + rows + "</table>")
 
 
+def _type_select(name: str, chosen: str | None) -> str:
+    options = "".join(f'<option value="{v}"{" selected" if v == (chosen or "") else ""}>{label}</option>'
+                      for v, label in (("", "any type"), ("user_id", "user_id"), ("anonymous_id", "anonymous_id")))
+    return f'<select name="{name}">{options}</select>'
+
+
+def path_section(data: PageData, base: str) -> str:
+    """A form for two ids, then the investigation's answer: the chain of links, or why they are apart."""
+    request = data.path.request if data.path else None
+    form = (f'<form id="path-form" method="get" action="{escape(base)}#path">'
+            f'<label>id <input name="id" size="30" value="{escape(request.id if request else "")}"></label> '
+            f'{_type_select("id_type", request.id_type if request else None)} '
+            f'<label>other id <input name="other_id" size="30" value="{escape(request.other_id if request else "")}">'
+            f'</label> {_type_select("other_id_type", request.other_id_type if request else None)} '
+            '<button type="submit">Explain</button></form>')
+    if data.path is None:
+        return form + ('<p class="muted">Two ids: the shortest chain of identify links between them, each with the '
+                       "event that made it, or why they are not in one profile (latest build).</p>")
+    if data.path.message:
+        return form + f'<p id="path-message">{escape(data.path.message)}</p>'
+    answer = data.path.answer
+    profile = (f'<p><a id="path-profile" href="{profile_url(base, answer.user_main_id)}">Draw profile '
+               f"{escape(answer.user_main_id)}</a></p>" if answer.user_main_id else "")
+    return (form + f'<pre id="path-answer" data-verdict="{escape(answer.verdict)}" '
+            f'data-links="{len(answer.links)}">{escape(answer.text())}</pre>{profile}')
+
+
 def publication(data: PageData) -> str:
     """Which run readers see, and whether the latest run is it."""
     published, latest = data.published, data.latest
@@ -160,6 +187,7 @@ stitching failures: trigger the <a href="/dags/stitching_investigation">stitchin
 {checks_table(data, base)}
 <h2>Stitching health</h2><div class="charts">{cluster_size_chart(data.cluster_sizes)}
 {largest_cluster_chart(data.largest_trend, largest.get("warn"), largest.get("fail"))}</div>
+<h2 id="path">Why are these two ids in one profile?</h2>{path_section(data, base)}
 <h2 id="profile">Profile graph</h2>{profile_section(data.profile, base)}{history_table(data, base)}
 <h2>Identity lineage</h2><p class="muted">Per published run, from stitching.user_main_id_changes.</p>
 {lineage_table(data)}

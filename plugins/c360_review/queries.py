@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from include.oncall.id_path import DEFAULT_MAX_LINKS, profile_links
+from include.oncall.id_path import DEFAULT_MAX_LINKS, PathAnswer, find_path, profile_links
 from include.oncall.investigation import INPUT_TABLES, USER_MAIN_ID, InvestigationError, profile_members
 from include.publishing.build import Build, latest_build, published_build, reading
 from include.publishing.lineage import HISTORY
@@ -70,6 +70,23 @@ class ProfileView:
     bridges_read: bool = True  # False: stitching.stitch_bridge_ids is not built, no id is marked
 
 
+@dataclass(frozen=True)
+class PathRequest:
+    id: str
+    other_id: str
+    id_type: str | None = None
+    other_id_type: str | None = None
+
+
+@dataclass
+class PathView:
+    """The answer to "why are these two ids in one profile?", or why it cannot be given."""
+
+    request: PathRequest
+    answer: PathAnswer | None = None
+    message: str = ""
+
+
 @dataclass
 class PageData:
     runs: list[RunRow] = field(default_factory=list)
@@ -84,6 +101,7 @@ class PageData:
     latest: Build | None = None  # the build the latest gate judged (the profile graph reads it)
     lineage: list[dict] = field(default_factory=list)  # per published run: profiles merged, split, renamed
     history: list[dict] = field(default_factory=list)  # the requested profile's renames across runs
+    path: PathView | None = None  # when the page was asked why two ids are (not) in one profile
 
 
 LARGEST = "stitching:largest_cluster_ids"
@@ -98,12 +116,26 @@ LINEAGE_SQL = f"""
 """
 
 
+def load_path(db: Db, request: PathRequest) -> PathView:
+    """The shortest chain of links between two ids in the latest build, as the investigation DAG gives it."""
+    if not (request.id.strip() and request.other_id.strip()):
+        return PathView(request, message="Give both ids: the chain is between id and other id.")
+    try:
+        answer = find_path(reading(db, "latest"), request.id.strip(), request.other_id.strip(),
+                           request.id_type or None, request.other_id_type or None)
+    except InvestigationError as exc:
+        return PathView(request, message=str(exc))
+    return PathView(request, answer)
+
+
 def load(run_id: str | None = None, run_limit: int = 25, alert_limit: int = 50, user_main_id: str | None = None,
-         max_graph_ids: int = DEFAULT_MAX_GRAPH_IDS) -> PageData:
+         max_graph_ids: int = DEFAULT_MAX_GRAPH_IDS, path: PathRequest | None = None) -> PageData:
     data = PageData()
     with connect_warehouse(read_only=True) as db:
         tables = db.tables()
         data.published, data.latest = published_build(db), latest_build(db)
+        if path is not None:
+            data.path = load_path(db, path)
         if HISTORY in tables:
             data.lineage = db.dicts(LINEAGE_SQL, (run_limit,))
             if user_main_id and USER_MAIN_ID.match(user_main_id.strip()):

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +26,14 @@ import pytest
 from include.publishing.build import reading
 from include.warehouse.db import Db
 from tests.conftest import BIN, PROJECT_ROOT, airflow_env
-from tests.e2e.test_dq_gate_runs import OVERSTITCHED_IDS, SHARED_DEVICE, GateRuns, free_port, gate_runs_for
+from tests.e2e.test_dq_gate_runs import (
+    BRIDGED_USERS,
+    OVERSTITCHED_IDS,
+    SHARED_DEVICE,
+    GateRuns,
+    free_port,
+    gate_runs_for,
+)
 from tests.plugins.test_profile_graph import (
     HOSTILE_ANON,
     HOSTILE_EXCLUDED,
@@ -155,6 +163,17 @@ def test_a_logged_in_user_gets_the_page(server: Server, gate_runs: GateRuns) -> 
     assert f"Readers see run <strong>{html.escape(gate_runs.clean.run_id)}</strong>" in banner.group(2)
     assert html.escape(gate_runs.broken.run_id) in banner.group(2)
     assert "readers are still on the previous run" in banner.group(2)
+
+
+def test_the_page_explains_why_two_ids_share_a_profile(server: Server) -> None:
+    """The two people the refused run's shared device joined: their chain runs through it."""
+    anna, ben = BRIDGED_USERS
+    query = urllib.parse.urlencode({"id": anna, "id_type": "user_id", "other_id": ben, "other_id_type": "user_id"})
+    status, body = _get(f"{server.url}{PAGE}?{query}", {"Authorization": f"Bearer {_token(server)}"})
+    assert status == 200, body[:500]
+    answer = re.search(r'<pre id="path-answer" data-verdict="(\w+)" data-links="(\d+)">(.*?)</pre>', body, re.S)
+    assert answer and answer.group(1) == "linked" and answer.group(2) == "2", body[-3000:]
+    assert SHARED_DEVICE in answer.group(3)
 
 
 class DevTools:
