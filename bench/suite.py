@@ -1,6 +1,6 @@
 """The benchmark suite: every stage of customer_360 at several sizes, measured in the same run.
 
-    python -m bench [--sizes 2000,10000,50000] [--seed 42] [--scenarios load,dbt,dag,stitching,parse]
+    python -m bench [--sizes 2000,10000,50000] [--seed 42] [--scenarios load,dbt,dag,stitching,parse,incremental]
                     [--formats parquet,csv] [--workdir /tmp/c360_bench] [--results-dir bench/results] [--plot]
 
 Per size it generates (or reuses, keyed by customers, seed and format) landing data with
@@ -15,7 +15,11 @@ include.synthetic, then measures:
              a private copy of the Airflow metadata DB and Cosmos cache; ratio vs load(parquet) + dbt
              is the orchestration overhead (target <= 1.3), cpu_ratio the same in CPU seconds;
 - stitching: scipy connected_components (bench.stitching.scipy_components) on the very links the
-             dbt build staged, vs the core stitching models' seconds of that build.
+             dbt build staged, vs the core stitching models' seconds of that build;
+- incremental (only when named, it costs three DAG runs): a DAG run into a fresh warehouse, the next
+             day of synthetic data (include/synthetic/days.py) added to the same landing folder, a second
+             run into the same warehouse (ratios vs the first), then a full_refresh run of that folder
+             into a fresh warehouse whose contract tables must hash the same as the second run's.
 
 Every measured step runs in its own child process, reaped with os.wait4 by a tiny wrapper (see
 _measure), so its peak RSS is that step's own, including its reaped descendants (e.g. task processes
@@ -46,7 +50,9 @@ from include.orchestration.pipeline_config import LAYER_ORDER
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAG_FILE = PROJECT_ROOT / "dags" / "customer_360.py"
 DEFAULT_RESULTS = PROJECT_ROOT / "bench" / "results"
-SCENARIOS = ("parse", "load", "dbt", "dag", "stitching")
+SCENARIOS = ("parse", "load", "dbt", "dag", "stitching", "incremental")
+# What `--scenarios` defaults to: incremental costs three whole DAG runs per size, so it is asked for.
+DEFAULT_SCENARIOS = SCENARIOS[:5]
 # Issue 7's targets, used as the baselines of the scenarios that have no in-run baseline.
 PARSE_TARGET_S = 0.5
 LOAD_TARGET_ROWS_PER_S = 1_000_000
@@ -346,6 +352,177 @@ def scenario_stitching(warehouse: Path, size: int, run_results: list[dict], work
     ]
 
 
+# --- incremental: the next day into the same warehouse, checked against a full rebuild ---------------
+
+# The contract tables the comparison hashes: the published layers' tables of include/contracts/outputs.yml
+# but user_main_id_changes, the history of each warehouse's own publishes (a rebuild has one publish).
+COMPARED_LAYERS = ("stitching", "marts")
+NOT_COMPARED = {"stitching.user_main_id_changes"}
+# Columns that carry the run that built a row or the wall clock, not the data.
+VOLATILE_COLUMNS = {"run_id", "airflow_run_id", "changed_at", "built_at", "published_at", "loaded_at", "_run_id",
+                    "_loaded_at"}
+
+
+def _latest_run_id(airflow_home: Path) -> str | None:
+    with sqlite3.connect(airflow_home / "airflow.db") as db:
+        row = db.execute("select run_id from dag_run where dag_id = 'customer_360' order by id desc limit 1").fetchone()
+    return row[0] if row else None
+
+
+def _dag_test(conf: dict[str, Any], warehouse: Path, airflow_home: Path, log: Path
+              ) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """One measured `airflow dags test customer_360` into the warehouse as it is (scenario_dag always
+    starts from a fresh one): the measurement, the run's task figures (_latest_run) and its run id."""
+    before = _latest_run_id(airflow_home)
+    env = _airflow_env(airflow_home, C360_DUCKDB_PATH=str(warehouse))
+    result = _measure([str(Path(sys.executable).parent / "airflow"), "dags", "test", "customer_360",
+                       "-c", json.dumps(conf)], env, log, timeout=7200)
+    state, tasks = _latest_run(airflow_home)
+    run_id = _latest_run_id(airflow_home)
+    # A run that never started would leave the previous run as the newest one.
+    if run_id == before or state != "success":
+        raise RuntimeError(f"customer_360 ended {state if run_id != before else 'without a run'} "
+                           f"(exit {result['returncode']}); log {result['log']}")
+    return result, tasks, run_id
+
+
+def _linked_copy(source: Path, target: Path) -> Path:
+    """A copy of a landing folder whose files are hard links: the next day only adds files, and the
+    generator replaces a file rather than rewriting it, so the shared landing stays as it is."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:  # another file system
+            shutil.copy2(src, dst)
+
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, copy_function=link)
+    return target
+
+
+def _files_read(warehouse: Path, run_id: str) -> tuple[int, int]:
+    """Landing files a run read and their rows (audit.load_batches holds one row per file read)."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        files, rows = con.execute("select count(*), coalesce(sum(rows_read), 0) from audit.load_batches "
+                                  "where run_id = ?", [run_id]).fetchone()
+    return int(files), int(rows)
+
+
+def compared_tables() -> list[str]:
+    from include.contracts import output_tables
+
+    return [t for t in output_tables() if t.split(".")[0] in COMPARED_LAYERS and t not in NOT_COMPARED]
+
+
+def _row_hashes(warehouse: Path, folder: Path) -> dict[str, tuple[list[str], list[str]]]:
+    """Per compared table (its published view), one md5 per row into folder/<table>.parquet; returns each
+    table's columns hashed and those left out (VOLATILE_COLUMNS)."""
+    import duckdb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    hashed = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for table in compared_tables():
+            names = [name for name, *_ in con.execute(f"describe {table}").fetchall()]
+            columns = [name for name in names if name not in VOLATILE_COLUMNS]
+            row = "to_json(struct_pack(" + ", ".join(f'"{c}" := "{c}"' for c in columns) + "))::varchar"
+            con.execute(f"copy (select md5({row}) as h from {table}) to '{folder / table}.parquet' (format parquet)")
+            hashed[table] = (columns, [name for name in names if name in VOLATILE_COLUMNS])
+    return hashed
+
+
+def compare_warehouses(incremental: Path, rebuild: Path, folder: Path) -> dict[str, dict[str, Any]]:
+    """Per compared table: its rows, whether both warehouses hold the same content (the same columns,
+    and the same md5 of the sorted row hashes), and how many rows only one of them holds."""
+    import duckdb
+
+    columns = {side: _row_hashes(path, folder / side) for side, path in
+               (("incremental", incremental), ("rebuild", rebuild))}
+    out = {}
+    with duckdb.connect() as con:
+        for table in compared_tables():
+            inc, reb = (f"read_parquet('{folder / side / table}.parquet')" for side in ("incremental", "rebuild"))
+            (rows, inc_hash), (_, reb_hash) = (con.execute(
+                f"select count(*), md5(coalesce(string_agg(h, '' order by h), '')) from {x}").fetchone()
+                for x in (inc, reb))
+            only = [con.execute(f"select count(*) from (select h from {a} except all select h from {b})").fetchone()[0]
+                    for a, b in ((inc, reb), (reb, inc))]
+            same_columns = columns["incremental"][table] == columns["rebuild"][table]
+            out[table] = {"rows": rows, "equal": same_columns and inc_hash == reb_hash, "hash": inc_hash,
+                          "only_incremental": only[0], "only_rebuild": only[1],
+                          "columns": len(columns["incremental"][table][0]), "ignored": columns["incremental"][table][1]}
+    return out
+
+
+def scenario_incremental(base_landing: Path, workdir: Path, airflow_home: Path, size: int, reference_date: str
+                         ) -> list[dict[str, Any]]:
+    """Rows incremental.first (the full first run), incremental (the run after the next day, ratios vs the
+    first) and incremental.rebuild (a full_refresh of the same folder into a fresh warehouse)."""
+    from include.synthetic import next_day
+
+    landing = _linked_copy(base_landing, workdir / f"{base_landing.name}_incremental")
+    warehouse = _fresh(workdir / f"warehouse_{size}_incremental.duckdb")
+    rebuild = _fresh(workdir / f"warehouse_{size}_incremental_rebuild.duckdb")
+    logs = workdir / "logs"
+    conf = {"source_dir": str(landing), "reference_date": reference_date}
+    first, first_tasks, first_run = _dag_test(conf, warehouse, airflow_home, logs / f"incremental_{size}_first.log")
+    started = time.perf_counter()
+    day = next_day(landing)
+    day_s = time.perf_counter() - started
+    second, tasks, second_run = _dag_test(conf, warehouse, airflow_home, logs / f"incremental_{size}_second.log")
+    third, rebuild_tasks, _ = _dag_test({**conf, "full_refresh": True}, rebuild, airflow_home,
+                                        logs / f"incremental_{size}_rebuild.log")
+    comparison = compare_warehouses(warehouse, rebuild, workdir / "incremental_hashes" / str(size))
+    equal = all(c["equal"] for c in comparison.values())
+    files_first, _ = _files_read(warehouse, first_run)
+    files, rows_read = _files_read(warehouse, second_run)
+
+    def ratio(key: str, base: dict[str, Any]) -> float | None:
+        return round(second[key] / base[key], 3) if base[key] else None
+
+    rows = [
+        _row("incremental.first", size, first["wall_s"], first["peak_rss_mb"], baseline="(baseline)",
+             cpu_s=round(first["cpu_s"], 2), files_read=files_first, **first_tasks),
+        _row("incremental", size, second["wall_s"], second["peak_rss_mb"], rows=day["total_rows"],
+             ratio=second["wall_s"] / first["wall_s"], baseline="incremental.first", cpu_s=round(second["cpu_s"], 2),
+             cpu_ratio=ratio("cpu_s", first), rss_ratio=ratio("peak_rss_mb", first),
+             dbt_layers_ratio=round(tasks["dbt_layers_s"] / first_tasks["dbt_layers_s"], 3)
+             if first_tasks["dbt_layers_s"] else None,
+             ratio_vs_rebuild=ratio("wall_s", third), files_read=files, rows_read=rows_read,
+             day=day["day"], next_day_s=round(day_s, 2), equal_to_rebuild=equal,
+             compared={t: {k: v for k, v in c.items() if k != "hash"} for t, c in comparison.items()}, **tasks),
+        _row("incremental.rebuild", size, third["wall_s"], third["peak_rss_mb"], baseline="full_refresh",
+             cpu_s=round(third["cpu_s"], 2), **rebuild_tasks),
+    ]
+    if equal:
+        for path in (warehouse, rebuild):
+            _fresh(path)
+    else:
+        rows[1]["warehouses"] = [str(warehouse), str(rebuild)]  # kept to find what differs
+    return rows
+
+
+def incremental_summary(row: dict[str, Any]) -> str:
+    """The incremental row's figures in one line (the table above shows only wall, RSS and the ratio)."""
+    return (f"incremental at {row['size']:,} customers: second run {row['seconds']:.1f} s ({row['ratio']:.2f}x the "
+            f"first), cpu {row['cpu_s']:.1f} s ({row['cpu_ratio']}x), peak RSS {row['peak_rss_mb']:.0f} MB "
+            f"({row['rss_ratio']}x), dbt layers {row['dbt_layers_s']} s ({row['dbt_layers_ratio']}x), "
+            f"{row['files_read']} landing files read ({row['rows_read']:,} rows), {row['ratio_vs_rebuild']}x the "
+            f"full_refresh rebuild; equal_to_rebuild: {str(row['equal_to_rebuild']).lower()}")
+
+
+def _require_equal_to_rebuild(row: dict[str, Any]) -> None:
+    print(incremental_summary(row), flush=True)
+    if not row["equal_to_rebuild"]:
+        differing = {t: c for t, c in row["compared"].items() if not c["equal"]}
+        raise RuntimeError(f"incremental at {row['size']} customers: the warehouse built day by day differs from "
+                           f"a full_refresh rebuild of the same landing folder: {differing}; warehouses kept: "
+                           f"{row['warehouses']}")
+
+
 # --- driver --------------------------------------------------------------------------------------------
 
 
@@ -367,7 +544,7 @@ def run(sizes: list[int], seed: int, scenarios: list[str], formats: list[str], w
     from bench.marts import landing_for, per_model
 
     workdir.mkdir(parents=True, exist_ok=True)
-    airflow_home = _private_airflow_home(workdir) if {"parse", "dag"} & set(scenarios) else workdir
+    airflow_home = _private_airflow_home(workdir) if {"parse", "dag", "incremental"} & set(scenarios) else workdir
     rows: list[dict[str, Any]] = []
     slowest: dict[int, list] = {}
     generated: dict[str, float] = {}
@@ -381,7 +558,7 @@ def run(sizes: list[int], seed: int, scenarios: list[str], formats: list[str], w
         for row in scenario_parse(workdir, airflow_home):
             emit(row)
     for size in sizes:
-        needs_parquet = bool({"load", "dbt", "dag", "stitching"} & set(scenarios))
+        needs_parquet = bool({"load", "dbt", "dag", "stitching", "incremental"} & set(scenarios))
         fmts = formats if "load" in scenarios else (["parquet"] if needs_parquet else [])
         landings = {}
         for fmt in dict.fromkeys([*fmts, *(["parquet"] if needs_parquet else [])]):
@@ -419,6 +596,11 @@ def run(sizes: list[int], seed: int, scenarios: list[str], formats: list[str], w
                               reference_date, workdir, load_parquet_s + dbt_s if measured else None,
                               load_parquet_cpu + dbt_cpu if measured else None, dbt_s))
             _fresh(workdir / f"warehouse_{size}_dag.duckdb")
+        if "incremental" in scenarios:
+            incremental = scenario_incremental(landings["parquet"], workdir, airflow_home, size, reference_date)
+            for row in incremental:
+                emit(row)
+            _require_equal_to_rebuild(incremental[1])
     return {
         "started_load_avg": None, "sizes": sizes, "seed": seed, "scenarios": scenarios, "formats": formats,
         "reference_date": reference_date, "generate_seconds": generated, "rows": rows,
@@ -456,6 +638,8 @@ def markdown(report: dict[str, Any]) -> str:
              f"machine: {report['machine']}", "",
              "| " + " | ".join(names) + " |", "|" + " --- |" * len(names)]
     lines += ["| " + " | ".join(_cell(row[n]) for n in names) + " |" for row in report["rows"]]
+    lines += [line for row in report["rows"] if row["scenario"] == "incremental"
+              for line in ("", incremental_summary(row))]
     for size, models in report["slowest_models"].items():
         lines += ["", f"## five slowest models at {size} customers", "", "| layer | model | seconds |",
                   "| --- | --- | --- |"]
@@ -491,7 +675,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="2000,10000,50000", help="customers per size, comma-separated")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS),
+                        help=f"comma-separated, of {','.join(SCENARIOS)} (default: all but incremental)")
     parser.add_argument("--formats", default="parquet,csv", help="landing formats the load scenario reads")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/c360_bench"))
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)

@@ -54,12 +54,14 @@ def _synthetic_reference(landing_dir: str | None) -> datetime | None:
     wall clock would fail every demo run after that date."""
     if not landing_dir:
         return None
-    marker = Path(landing_dir) / "_generator.json"
-    try:
-        stamp = json.loads(marker.read_text())["reference_date"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    # Each day the generator appends (include/synthetic/days.py) declares its own end: the latest counts.
+    stamps = []
+    for marker in [Path(landing_dir) / "_generator.json", *sorted(Path(landing_dir).glob("_day-*.json"))]:
+        try:
+            stamps.append(json.loads(marker.read_text())["reference_date"])
+        except (OSError, ValueError, KeyError):
+            continue
+    return max((datetime.fromisoformat(s.replace("Z", "+00:00")) for s in stamps), default=None)
 
 
 def resolve_reference(context: dict | None = None) -> tuple[datetime, str]:

@@ -1,8 +1,10 @@
 """Synthetic landing data for demos, tests and benchmarks.
 
-    from include.synthetic import generate
+    from include.synthetic import generate, next_day
     python -m include.synthetic --out DIR [--customers N] [--seed S] [--format csv|parquet]
                                 [--files-per-source K] [--quiet]
+    python -m include.synthetic --out DIR --next-day [--seed S] [--new-customers N]
+                                [--active-customers N] [--quiet]
 
 Modules, one concern each (imports flow downwards):
 
@@ -16,10 +18,12 @@ Modules, one concern each (imports flow downwards):
 - orders:     orders and order items;
 - writers:    the out directory, part-file writers and the chunked stream;
 - generator:  generate(): validation and the per-block orchestration;
+- days:       next_day(): the next day of an existing directory, in new part files only;
 - cli:        the argparse entry point behind ``python -m include.synthetic``.
 """
 
 from include.synthetic.cli import main
+from include.synthetic.days import next_day
 from include.synthetic.generator import BLOCK_CUSTOMERS, MAX_FILES_PER_SOURCE, generate
 from include.synthetic.schemas import FORMATS, SCHEMAS, SOURCES
 from include.synthetic.vocabulary import MAX_CUSTOMERS, REFERENCE_DATE
@@ -34,4 +38,5 @@ __all__ = [
     "SOURCES",
     "generate",
     "main",
+    "next_day",
 ]

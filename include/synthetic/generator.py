@@ -16,6 +16,8 @@ Everything is vectorised with numpy and streamed in chunks of customers, so memo
 at any scale. Randomness comes from one SeedSequence per block of BLOCK_CUSTOMERS customers (plus
 one for the catalogues), and nothing reads the wall clock, so the same (num_customers, seed,
 file_format) gives byte-identical files; files_per_source only moves file boundaries.
+
+include/synthetic/days.py adds the next day to such a directory (new part files only).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from include.synthetic.vocabulary import MAX_CUSTOMERS, REFERENCE_DATE
 from include.synthetic.writers import SourceWriter, Stream, prepare_out_dir, slice_bounds, write_catalogue
 
 MAX_FILES_PER_SOURCE = 1000
+MAX_SEED = 2**63 - 1
 
 # The unit of randomness: each block has its own SeedSequence, so the content of a block never
 # depends on how blocks are batched into write chunks or split across files.
@@ -56,21 +59,23 @@ def _block(ctx: Context, index: int, start: int, stop: int
     return tables
 
 
+def integer(name: str, value: object, low: int, high: int) -> int:
+    """value as an int within [low, high], or a ValueError naming the argument."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be between {low:,} and {high:,}, got {number:,}")
+    return number
+
+
 def _validate(num_customers: object, seed: object, file_format: object,
               files_per_source: object) -> None:
-    def integer(name: str, value: object, low: int, high: int) -> int:
-        if isinstance(value, bool):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-        try:
-            number = operator.index(value)
-        except TypeError:
-            raise ValueError(f"{name} must be an integer, got {value!r}") from None
-        if not low <= number <= high:
-            raise ValueError(f"{name} must be between {low:,} and {high:,}, got {number:,}")
-        return number
-
     customers = integer("num_customers", num_customers, 1, MAX_CUSTOMERS)
-    integer("seed", seed, 0, 2**63 - 1)
+    integer("seed", seed, 0, MAX_SEED)
     if file_format not in FORMATS:
         raise ValueError(f"file_format must be one of {', '.join(FORMATS)}, got {file_format!r}")
     integer("files_per_source", files_per_source, 1, min(MAX_FILES_PER_SOURCE, customers))

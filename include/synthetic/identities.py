@@ -125,7 +125,8 @@ def _special_links(ctx: Context, rng: np.random.Generator, links: Links, start: 
 
 
 def identify_tables(ctx: Context, rng: np.random.Generator, people: People, devices: pa.Array,
-                    links: Links) -> dict[str, tuple[pa.Table, np.ndarray]]:
+                    links: Links, until: int = REFERENCE_TS) -> dict[str, tuple[pa.Table, np.ndarray]]:
+    """Events fall between each person's first-seen instant and `until` (a next day ends there)."""
     n = people.size
     anon_values = pa.concat_arrays(
         [devices, ctx.specials.connector_ids, pa.array([TEMPLATE_ANONYMOUS_ID, ""])]
@@ -138,7 +139,7 @@ def identify_tables(ctx: Context, rng: np.random.Generator, people: People, devi
     customer = link["customer"][at]
     size = at.size
     ts = people.since[customer] + np.floor(
-        rng.random(size) * (REFERENCE_TS - people.since[customer])
+        rng.random(size) * (until - people.since[customer])
     ).astype(np.int64)
     # Mostly a few seconds of delivery lag; now and then a retried batch arrives much later.
     lag = rng.integers(1, 12, size) + (rng.random(size) < 0.01) * rng.integers(60, 3_600, size)

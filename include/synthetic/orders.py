@@ -75,15 +75,16 @@ def _order_lines(ctx: Context, rng: np.random.Generator, people: People, order_o
     return order, product, design
 
 
-def order_tables(ctx: Context, rng: np.random.Generator, people: People
+def order_tables(ctx: Context, rng: np.random.Generator, people: People, until: int = REFERENCE_TS
                  ) -> dict[str, tuple[pa.Table, np.ndarray]]:
+    """Orders placed between each person's first-seen instant and `until` (a next day ends there)."""
     cat, n = ctx.catalogue, people.size
     buyer = rng.random(n) >= NO_ORDER_SHARE
     count = np.where(buyer, 1 + rng.poisson(people.engagement * ORDERS_MEAN_EXTRA), 0)
     owner = np.repeat(np.arange(n), count)
     size = owner.size
     at = people.since[owner] + np.floor(
-        rng.random(size) * (REFERENCE_TS - people.since[owner])
+        rng.random(size) * (until - people.since[owner])
     ).astype(np.int64)
     chrono = np.lexsort((at, owner))
     owner, at = owner[chrono], at[chrono]

@@ -86,3 +86,19 @@ CONNECTOR_EVERY = 2_000  # one kiosk/bot anonymous_id per this many customers (a
 SHARED_ACCOUNT_EVERY = 5_000  # one shared user_id per this many customers (at least 1)
 TEMPLATE_EVERY = 500  # template-id events: one person per this many customers (at least 8)
 ANON_SLOTS = 1024  # anonymous_ids per person are numbered below this (shared accounts: <= 400)
+
+# --- a next day (include/synthetic/days.py) -------------------------------------------------------
+
+DAY_NEW_CUSTOMERS_EVERY = 200  # new people per day: one per this many base customers (at least 2)
+DAY_ACTIVE_CUSTOMERS_EVERY = 50  # existing people seen on a day: one per this many (at least 10)
+DAY_BUYER_SHARE = 0.4  # of the existing people seen on a day, those who may order
+DAY_ACTIVITY = 0.05  # a day's engagement vs a person's whole history (the base spans two years)
+DAY_MERGES_EVERY = 500  # merging devices per day: one per this many existing people (at least 2)
+# One id of each kind is pushed over the stitching limits per day (dbt vars
+# stitch_max_user_ids_per_anonymous_id and stitch_max_anonymous_ids_per_user_id, defaults 5 and 100).
+SUPER_CONNECTOR_USER_IDS = 8
+SHARED_ACCOUNT_NEW_DEVICES = 110
+# Payloads of a day's new devices: above every person's slots (< MAX_CUSTOMERS * ANON_SLOTS) and
+# the kiosks' (1 << 40), one range of 1 << 24 per day, so no anonymous_id repeats.
+DAY_DEVICE_PAYLOAD = 1 << 41
+DAY_DEVICE_RANGE = 1 << 24

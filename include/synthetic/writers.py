@@ -36,14 +36,15 @@ def _for_csv(table: pa.Table) -> pa.Table:
 class SourceWriter:
     """Streams one source into part files, finishing each under a hidden name then renaming it."""
 
-    def __init__(self, folder: Path, schema: pa.Schema, file_format: str) -> None:
-        self.folder, self.schema, self.file_format = folder, schema, file_format
+    def __init__(self, folder: Path, schema: pa.Schema, file_format: str, stem: str = "part-") -> None:
+        # stem: a next day writes part-<yyyymmdd>-NNNNN beside the base's part-NNNNN files.
+        self.folder, self.schema, self.file_format, self.stem = folder, schema, file_format, stem
         self.part, self.rows_in_part, self.rows = 0, 0, 0
         self.files: list[str] = []
         self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
 
     def _name(self) -> str:
-        return f"part-{self.part:05d}.{self.file_format}"
+        return f"{self.stem}{self.part:05d}.{self.file_format}"
 
     def _open(self) -> None:
         tmp = self.folder / f".{self._name()}.tmp"
@@ -78,9 +79,12 @@ class SourceWriter:
 
 
 def prepare_out_dir(out: Path) -> None:
-    """Create the folders and drop what an earlier run left (a stale part would double rows)."""
+    """Create the folders and drop what an earlier run left (a stale part would double rows; a
+    stale next-day summary would number the next day after days whose files are gone)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "_generator.json").unlink(missing_ok=True)
+    for summary in out.glob("_day-*.json"):
+        summary.unlink()
     for source in SOURCES:
         folder = out / source
         folder.mkdir(exist_ok=True)

@@ -73,3 +73,42 @@ def test_the_publish_benchmark_prints_its_figures(capsys) -> None:
     assert figures["scenario"] == "publish" and figures["publishes"] == 2
     assert figures["views"] >= 25 and figures["rows_per_colour"] > 200 * 156
     assert 0 < figures["publish_s_median"] <= figures["publish_s_max"]
+
+
+def test_incremental_scenario_small(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--sizes", "200", "--scenarios", "incremental",
+         "--workdir", str(tmp_path / "work"), "--results-dir", str(results)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    [report_path] = results.glob("bench_*.json")
+    rows = {row["scenario"]: row for row in json.loads(report_path.read_text())["rows"]}
+    assert set(rows) == {"incremental.first", "incremental", "incremental.rebuild"}
+    for name, row in rows.items():
+        assert row["size"] == 200, name
+        assert row["seconds"] > 0 and row["peak_rss_mb"] > 0 and row["cpu_s"] > 0, name
+        assert row["dbt_layers_s"] > 0 and row["tasks"] > 0, name
+    first, second = rows["incremental.first"], rows["incremental"]
+    # The first run reads every source's one file; the second only the next day's four new files
+    # (the catalogues get none), and all of their rows.
+    assert first["files_read"] == 6
+    assert second["files_read"] == 4
+    assert second["rows_read"] == second["rows"] > 0
+    assert second["day"] == "2026-11-01"
+    for key in ("ratio", "cpu_ratio", "rss_ratio", "dbt_layers_ratio", "ratio_vs_rebuild"):
+        assert second[key] > 0, key
+    assert second["ratio"] == pytest.approx(second["seconds"] / first["seconds"], rel=1e-2)
+    # The check ran on every compared contract table and found them equal (the scenario fails otherwise).
+    assert second["equal_to_rebuild"] is True
+    assert set(second["compared"]) == {"stitching.user_id_stitcher", "stitching.excluded_ids", "marts.with_user_id"}
+    for table, entry in second["compared"].items():
+        assert entry["equal"] and entry["rows"] > 0 and entry["columns"] > 0, table
+        assert entry["only_incremental"] == entry["only_rebuild"] == 0, table
+
+    markdown = report_path.with_suffix(".md").read_text()
+    for name in rows:
+        assert name in proc.stdout and f"| {name} |" in markdown
+    assert "equal_to_rebuild: true" in proc.stdout and "equal_to_rebuild: true" in markdown

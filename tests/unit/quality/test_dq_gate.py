@@ -187,6 +187,10 @@ def test_reference_comes_from_the_param_then_the_synthetic_data_then_the_data_in
         == datetime(2026, 11, 1, tzinfo=UTC)
     assert run_facts.resolve_reference({"params": {}, "ti": TI(str(tmp_path / "nope")),
                                       "data_interval_end": interval_end}) == (interval_end, "data_interval_end")
+    # A day the generator appended (include/synthetic/days.py) moves the synthetic data's end.
+    (tmp_path / "_day-20261101.json").write_text(json.dumps({"reference_date": "2026-11-02T00:00:00Z"}))
+    assert run_facts.resolve_reference({"params": {}, "ti": TI(str(tmp_path)), "data_interval_end": interval_end})[0] \
+        == datetime(2026, 11, 2, tzinfo=UTC)
 
 
 def test_feature_sanity(con) -> None:
