@@ -41,7 +41,7 @@ class GateRuns:
     clean: DagRunResult
     broken: DagRunResult
     mails: list[Message] = field(default_factory=list)
-    published_after_clean: dict[str, str] = field(default_factory=dict)
+    published_after_clean: dict[str, tuple] = field(default_factory=dict)
 
 
 def free_port() -> int:
@@ -148,7 +148,7 @@ def gate_runs(request: pytest.FixtureRequest) -> GateRuns:
 VOLATILE = re.compile(r"(run_id|_at)$")
 
 
-def published_hashes(warehouse: Path) -> dict[str, str]:
+def published_hashes(warehouse: Path) -> dict[str, tuple]:
     """A content hash of every relation readers see under the published layers' names, leaving out the
     columns that name the writing run or its time."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -159,8 +159,9 @@ def published_hashes(warehouse: Path) -> dict[str, str]:
             columns.setdefault(f"{schema}.{table}", [])
             if not VOLATILE.search(column):
                 columns[f"{schema}.{table}"].append(f'"{column}"')
-        return {name: con.execute(f"select hash(list(({', '.join(cols) or 'null'}) order by all)) from {name}")
-                .fetchone()[0] for name, cols in sorted(columns.items())}
+        # Row count and a sum of row hashes: independent of row order, sensitive to every row.
+        return {name: con.execute(f"select count(*), sum(hash(({', '.join(cols) or 'null'}))) from {name}")
+                .fetchone() for name, cols in sorted(columns.items())}
 
 
 def asset_events(airflow_home: Path, run_id: str) -> dict[str, dict]:
@@ -237,7 +238,10 @@ def test_the_run_after_a_refused_one_publishes_what_the_clean_run_did(
                            "order by started_at desc limit 1").fetchone()
         renames = con.execute("select count(*) from stitching.user_main_id_changes").fetchone()[0]
     assert last == ("green", True)  # the refused run's colour, built again from its state
-    assert published_hashes(warehouse) == gate_runs.published_after_clean
+    # stitch_runs is the stitching loop's own log (each build's rounds and timings), not data.
+    recovered_hashes, clean = published_hashes(warehouse), dict(gate_runs.published_after_clean)
+    assert recovered_hashes.pop("stitching.stitch_runs") and clean.pop("stitching.stitch_runs")
+    assert recovered_hashes == clean
     assert renames == 0  # the same graph as the one published before: no profile changed
 
 
