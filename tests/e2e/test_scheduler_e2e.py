@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
@@ -85,8 +86,32 @@ def _stop(processes: list[subprocess.Popen]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+@dataclass
+class Stack:
+    """The running components; unpacks as (api, password, env)."""
+
+    api: Api
+    password: str
+    env: dict[str, str]
+    home: Path
+    processes: dict[str, subprocess.Popen]
+
+    def __iter__(self) -> Iterator:
+        return iter((self.api, self.password, self.env))
+
+    def start(self, component: str, **extra_env: str) -> None:
+        log = (self.home / f"{component}.log").open("a")
+        self.processes[component] = subprocess.Popen(
+            [str(BIN / "airflow"), component], env={**self.env, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, cwd=self.home)
+
+    def restart(self, component: str, **extra_env: str) -> None:
+        _stop([self.processes.pop(component)])
+        self.start(component, **extra_env)
+
+
 @contextmanager
-def airflow_stack(home: Path, warehouse: Path, **extra_env: str) -> Iterator[tuple[Api, str, dict]]:
+def airflow_stack(home: Path, warehouse: Path, **extra_env: str) -> Iterator[Stack]:
     port = _free_port()
     password = secrets.token_urlsafe(16)
     (home / "passwords.json").write_text(json.dumps({USER: password}))
@@ -115,19 +140,17 @@ def airflow_stack(home: Path, warehouse: Path, **extra_env: str) -> Iterator[tup
     for args in (("db", "migrate"), ("pools", "set", "duckdb", "1", "DuckDB takes one writing process")):
         done = run_airflow(env, *args, timeout=300)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    processes: list[subprocess.Popen] = []
+    api = Api(f"http://127.0.0.1:{port}")
+    stack = Stack(api, password, env, home, {})
     try:
         for component in COMPONENTS:
-            log = (home / f"{component}.log").open("w")
-            processes.append(subprocess.Popen([str(BIN / "airflow"), component], env=env, stdout=log,
-                                              stderr=subprocess.STDOUT, start_new_session=True, cwd=home))
-        api = Api(f"http://127.0.0.1:{port}")
+            stack.start(component)
         _wait(lambda: api.call("GET", "/api/v2/monitor/health")[0] == 200, START_TIMEOUT, "api-server", home,
-              processes)
+              list(stack.processes.values()))
         api.login(password)
-        yield api, password, env
+        yield stack
     finally:
-        _stop(processes)
+        _stop(list(stack.processes.values()))
 
 
 def _logs(home: Path) -> str:
@@ -160,7 +183,8 @@ def test_customer_360_runs_under_a_real_scheduler_triggered_over_rest(tmp_path: 
             "reference_date": "2026-02-01"}
 
     exports = tmp_path / "exports"
-    with airflow_stack(home, warehouse, C360_EXPORT_DIR=str(exports)) as (api, _, _env):
+    with airflow_stack(home, warehouse, C360_EXPORT_DIR=str(exports)) as stack:
+        api = stack.api
         for dag_id in (DAG_ID, EXPORT_DAG_ID):
             _wait(lambda d=dag_id: api.call("GET", f"/api/v2/dags/{d}")[0] == 200, START_TIMEOUT, "DAG parse",
                   home, [])
@@ -190,7 +214,12 @@ def test_customer_360_runs_under_a_real_scheduler_triggered_over_rest(tmp_path: 
         runs = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")[1]
         assert [r["dag_run_id"] for r in runs["dag_runs"]] == [run_id]
 
-        # The publish task's asset event schedules the hand-off DAG: no trigger, no timetable.
+        # The publish task's asset event schedules the hand-off DAG: no trigger, no timetable. Creating
+        # asset-triggered runs is job scheduling, off until now (so unpausing made no scheduled run of
+        # customer_360): pause customer_360 and give the scheduler its job schedule back.
+        assert api.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": True})[0] == 200
+        stack.restart("scheduler", AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="True")
+
         def export_runs() -> list[dict]:
             return api.call("GET", f"/api/v2/dags/{EXPORT_DAG_ID}/dagRuns")[1].get("dag_runs", [])
 
