@@ -19,7 +19,10 @@ With --repeat N both steps run N times, alternating, and the medians are reporte
 speed drifts by up to 1.5x between identical runs.
 
 After the timed steps it checks, untimed, that dbt's profiles are exactly scipy's components of
-the graph dbt kept after its exclusions, and stops with an error if they are not.
+the graph dbt kept after its exclusions, and stops with an error if they are not. Then a day of
+events (about 0.5 %: new people, returning ones, merges, a super-connector) is appended and the
+stitching layer runs again on its state (day_*: int_id_components recomputes the touched components
+only), checked against scipy the same way. The full runs use --full-refresh.
 """
 
 from __future__ import annotations
@@ -166,6 +169,50 @@ def generate(db_path: Path, edges: int, seed: int = 42) -> dict:
         """, [max(1, edges // 20)])
         con.unregister("events")
     return {"events": int(anon.size), "longest_chain": longest_chain}
+
+
+def append_day(db_path: Path, events: int, seed: int = 42) -> int:
+    """A day of identify events on top of `generate`'s graph, about 0.5 % of its events: new people,
+    returning people on a new device, devices now shared with another existing user (merges), and one
+    device pushed over the super-connector limit (a split). Returns the rows appended."""
+    k = max(10, events // 200)
+    with duckdb.connect(str(db_path)) as con:
+        columns = [c for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' "
+            "and table_name = 'identifies_js' order by ordinal_position").fetchall()]
+        con.execute(f"""
+            create or replace temp table day_links as
+            with users as (
+                select user_id, row_number() over () as i
+                from (select distinct user_id from raw.identifies_js where user_id is not null)
+                using sample reservoir({k} rows) repeatable ({seed})
+            ),
+            anons as (
+                select anonymous_id, row_number() over () as i
+                from (select distinct anonymous_id from raw.identifies_js
+                      where anonymous_id is not null and anonymous_id not like '#%')
+                using sample reservoir({k} rows) repeatable ({seed + 1})
+            ),
+            fresh as (select i from range(1, {k} + 1) as t(i))
+            select 'day-a-' || i as anonymous_id, 'day-u-' || i as user_id from fresh
+            union all
+            select 'day-b-' || i, user_id from users
+            union all
+            select anons.anonymous_id, users.user_id
+            from anons inner join users on users.i = (anons.i % {k}) + 1 where anons.i <= {max(1, k // 10)}
+            union all
+            select (select min(anonymous_id) from anons), 'day-super-' || i from range(1, 8) as t(i)
+        """)
+        values = {
+            "id": "'day-' || row_number() over ()", "anonymous_id": "anonymous_id", "user_id": "user_id",
+            "timestamp": "timestamp '2025-01-01' + to_seconds(row_number() over ())",
+            "received_at": "timestamp '2025-01-01' + to_seconds(row_number() over () + 1)",
+            "context_library_name": "'analytics-js'", "_file_name": "'bench-day.parquet'",
+            "_row_number": "row_number() over ()", "_run_id": "'bench-day'", "_loaded_at": "now()::timestamp",
+        }
+        select = ", ".join(f"{values.get(c, 'null')} as {c}" for c in columns)
+        con.execute(f"insert into raw.identifies_js select {select} from day_links")
+        return int(con.execute("select count(*) from day_links").fetchone()[0])
 
 
 # --- measured steps (each runs in a child process) -------------------------------------------------
@@ -319,6 +366,8 @@ def _run_child_step(step: str, project: Path, db_path: Path) -> None:
                                              "+stg_rudderstack__identifies", "stg_shop__orders",
                                              "--resource-type", "model", "--resource-type", "seed"])
     elif step == "stitching":
+        result = dbt_step(project, db_path, ["run", "--select", "path:models/stitching", "--full-refresh"])
+    elif step == "stitching_incremental":
         result = dbt_step(project, db_path, ["run", "--select", "path:models/stitching"])
     else:
         raise SystemExit(f"unknown step {step}")
@@ -373,6 +422,16 @@ def bench(sizes: list[int], workdir: Path, seed: int, repeat: int = 1) -> list[d
                 "select max(round_number) from stitching.stitch_runs where invocation_id = "
                 "(select invocation_id from stitching.stitch_runs order by recorded_at desc limit 1)"
             ).fetchone()[0]
+        # A day later: the same models on their state (int_id_components recomputes the touched
+        # components only), checked against scipy again.
+        day_events = append_day(db_path, shape["events"], seed)
+        if not _child("stage", project, db_path)["success"]:
+            raise RuntimeError("staging the day failed")
+        daily = _child("stitching_incremental", project, db_path)
+        if not daily["success"]:
+            raise RuntimeError(f"incremental stitching failed: {daily['error']}")
+        if not _child("partition", project, db_path)["matches"]:
+            raise RuntimeError(f"edges={edges}: after the day, the incremental stitcher's profiles are not scipy's")
         models = dbt_result["models"]
         core = dbt_result["core_seconds"]
         qa = sum(s for m, s in models.items() if m not in CORE_MODELS)
@@ -384,6 +443,10 @@ def bench(sizes: list[int], workdir: Path, seed: int, repeat: int = 1) -> list[d
             "generate_s": round(generated, 1), "staging_s": round(stage["seconds"], 1),
             "dbt_core_models_s": round(core, 2), "dbt_qa_models_s": round(qa, 2),
             "dbt_wall_s": round(dbt_result["seconds"], 2), "dbt_peak_rss_mb": round(dbt_result["peak_rss_mb"]),
+            "day_events": day_events,
+            "day_components_s": daily["models"].get("int_id_components"),
+            "full_components_s": models.get("int_id_components"),
+            "day_core_models_s": round(daily["core_seconds"], 2),
             "scipy_s": round(scipy_result["seconds"], 2),
             "scipy_with_write_s": round(scipy_result["seconds_with_write"], 2),
             "scipy_components_s": round(scipy_result["components_seconds"], 2),
@@ -403,6 +466,7 @@ def _print_table(rows: list[dict]) -> None:
     columns = ["edges", "ids", "profiles", "excluded", "partition_matches_scipy", "longest_chain", "rounds",
                "round_bound",
                "dbt_core_models_s", "dbt_qa_models_s", "dbt_wall_s", "dbt_peak_rss_mb",
+               "full_components_s", "day_events", "day_components_s", "day_core_models_s",
                "scipy_s", "scipy_with_write_s", "scipy_components_s", "scipy_peak_rss_mb"]
     print()
     print(" | ".join(columns))

@@ -1,7 +1,9 @@
-"""customer_360: landing files -> raw -> staging -> stitching -> marts -> analytics -> dq_gate -> publish."""
+"""customer_360: landing files -> raw -> staging -> stitching -> marts -> analytics -> [shadow_rebuild] -> dq_gate
+-> publish."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from airflow.sdk import DAG, TaskGroup, task
@@ -11,10 +13,11 @@ from include import settings
 from include.contracts import load_sources
 from include.oncall import callbacks
 from include.orchestration import tasks
-from include.orchestration.dbt_layers import layer_task_group
+from include.orchestration.dbt_layers import BUILD_VALUES, RUN_ENV, layer_task_group
 from include.orchestration.params import dag_params
 from include.orchestration.pipeline_config import load_pipeline_config
 from include.publishing.assets import published_assets
+from include.publishing.build import NothingNew
 from include.quality.gate import GateFailed
 
 DOC_MD = """
@@ -30,9 +33,13 @@ DOC_MD = """
    model's result and, on a retry (per `include/pipeline.yml`), re-runs that model alone, and a `.test`
    task reports its tests (never retried). Every dbt result is kept in `audit.dbt_results` (filter on
    `airflow_run_id`).
-4. **dq_gate** writes one row per check to `audit.dq_gate_results` and fails the run on any `fail`;
+   **plan_build** (after the loads) skips the layers, the gate and publish when the published build
+   was made from the same inputs (landing files, dbt project, parameters): nothing new, nothing to do.
+4. **shadow_rebuild** (param `shadow_rebuild`, else a no-op): a from-scratch rebuild compared per relation with
+   the build in `audit.shadow_rebuilds`; a difference fails the gate (docs/operations.md#shadow-full-rebuild).
+5. **dq_gate** writes one row per check to `audit.dq_gate_results` and fails the run on any `fail`;
    its log ends with the table of every check.
-5. **publish** (only after a passing or warning gate): the layers were built where readers do not look
+6. **publish** (only after a passing or warning gate): the layers were built where readers do not look
    (`<layer>__blue` or `__green`, chosen by **plan_build**); publish points the contract names
    (`stitching.*`, `marts.*`, `analytics.*`) at them in one transaction, appends the build's
    profile renames to `stitching.user_main_id_changes`, and emits an Asset per contract table
@@ -44,6 +51,7 @@ On-call: the failed task's group is the layer; its log names the model or test. 
 the rejected build's own tables are in `stitching__<colour>` (the stitching_investigation DAG reads it).
 """
 
+log = logging.getLogger(__name__)
 CONFIG = load_pipeline_config()
 
 with DAG(
@@ -71,14 +79,30 @@ with DAG(
         # full_refresh reloads every landing file; otherwise only new and changed files are read.
         return tasks.load(source_name, source_dir, run_id, full_refresh=bool(params["full_refresh"]))
 
-    @task(pool=settings.DUCKDB_POOL, retries=0)
-    def plan_build(run_id: str | None = None) -> str:
-        return tasks.plan_build(run_id)
+    # After the loads: they decide which landing files are current, part of the build's inputs. A short
+    # circuit: with nothing new it returns no colour and every task after it is skipped, whatever its
+    # trigger rule (Cosmos' watcher tasks would otherwise run on a skipped upstream).
+    @task.short_circuit(pool=settings.DUCKDB_POOL, retries=0, templates_dict=BUILD_VALUES,
+                        ignore_downstream_trigger_rules=True)
+    def plan_build(run_id: str | None = None, params: dict | None = None, templates_dict: dict | None = None) -> str:
+        try:
+            return tasks.plan_build(run_id, templates_dict, rebuild=bool(params["full_refresh"]))
+        except NothingNew as exc:
+            # Readers keep the published build, made from these inputs.
+            log.warning("%s", exc)
+            return ""
+
+    # templates_dict: the dbt environment of the run's Cosmos tasks, rendered the same way.
+    @task(pool=settings.DUCKDB_POOL, retries=0, templates_dict=RUN_ENV)
+    def shadow_rebuild(
+        run_id: str | None = None, params: dict | None = None, templates_dict: dict | None = None
+    ) -> dict:
+        return tasks.shadow_rebuild(run_id, params, templates_dict)
 
     @task(pool=settings.DUCKDB_POOL, retries=0)
-    def dq_gate(run_id: str | None = None) -> str:
+    def dq_gate(run_id: str | None = None, params: dict | None = None) -> str:
         try:
-            return tasks.gate(run_id)
+            return tasks.gate(run_id, params)
         except GateFailed as exc:
             # The data will not change by retrying: fail at once.
             raise AirflowFailException(str(exc)) from exc
@@ -96,9 +120,9 @@ with DAG(
         for name in load_sources():
             load.override(task_id=name)(name, source_dir)
 
-    upstream = [load_sources_group, source_dir >> plan_build()]
+    upstream = load_sources_group >> plan_build()
     for layer in CONFIG.layers:
         group = layer_task_group(layer, CONFIG.dbt_execution_mode)
         upstream >> group
         upstream = group
-    upstream >> dq_gate() >> publish()
+    upstream >> shadow_rebuild() >> dq_gate() >> publish()

@@ -14,9 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -80,24 +78,17 @@ def prepare_project(dest: Path, proposal: Proposal, run_id: str) -> Path:
 
 def build_preview(proposal: Proposal, run_id: str) -> None:
     """dbt seed + run of the stitching layer into stitching__preview (tests are the real run's job)."""
-    from include.orchestration import dbt_profiles
+    from include.orchestration.dbt_cli import run_dbt
 
     with tempfile.TemporaryDirectory(prefix="c360_preview_") as tmp:
         project = prepare_project(Path(tmp) / "dbt", proposal, run_id)
-        profile = dbt_profiles.profile_config()
-        with profile.ensure_profile() as (profile_path, profile_env):
-            env = {**os.environ, **dbt_profiles.dbt_env_vars(), **profile_env,
-                   "C360_BUILD_COLOUR": COLOUR, "C360_AIRFLOW_RUN_ID": run_id,
-                   "C360_STITCH_MAX_USER_IDS_PER_ANONYMOUS_ID": str(proposal.max_user_ids_per_anonymous_id),
-                   "C360_STITCH_MAX_ANONYMOUS_IDS_PER_USER_ID": str(proposal.max_anonymous_ids_per_user_id)}
-            command = [settings.DBT_EXECUTABLE, "build", "--select", *SELECT, "--resource-type", "model",
-                       "--resource-type", "seed", "--project-dir", str(project),
-                       "--profiles-dir", str(profile_path.parent), "--profile", profile.profile_name,
-                       "--target", profile.target_name]
-            proc = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=3600)
-    if proc.returncode != 0:
-        errors = [line for line in proc.stdout.splitlines() if "ERROR" in line or "Error" in line][-10:]
-        raise PreviewError("the preview build failed:\n" + "\n".join(errors or proc.stdout.splitlines()[-20:]))
+        env = {"C360_BUILD_COLOUR": COLOUR, "C360_AIRFLOW_RUN_ID": run_id,
+               "C360_STITCH_MAX_USER_IDS_PER_ANONYMOUS_ID": str(proposal.max_user_ids_per_anonymous_id),
+               "C360_STITCH_MAX_ANONYMOUS_IDS_PER_USER_ID": str(proposal.max_anonymous_ids_per_user_id)}
+        built = run_dbt(["build", "--select", *SELECT, "--resource-type", "model", "--resource-type", "seed"],
+                        env, project_dir=project)
+    if not built.ok:
+        raise PreviewError("the preview build failed:\n" + built.errors())
 
 
 @dataclass

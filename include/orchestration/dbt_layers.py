@@ -31,6 +31,9 @@ RUN_ENV = {
     # The colour the run builds the published layers in (its plan_build task; include/publishing).
     "C360_BUILD_COLOUR": "{{ ti.xcom_pull(task_ids='plan_build') or '' }}",
 }
+# The values among them that change what dbt builds (part of a build's inputs, include/publishing/inputs.py).
+BUILD_VALUES = {name: value for name, value in RUN_ENV.items()
+                if name not in ("C360_AIRFLOW_RUN_ID", "C360_BUILD_COLOUR")}
 
 # The manifest comes from `dbt parse` at set-up (make, Dockerfile): the scheduler never runs dbt ls.
 PROJECT_CONFIG = ProjectConfig(

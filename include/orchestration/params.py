@@ -31,6 +31,13 @@ def dag_params() -> dict[str, Param]:
         "seed": Param(42, type="integer", minimum=0, maximum=2**31 - 1, description="Seed of the synthetic data."),
         "full_refresh": Param(False, type="boolean",
                               description="Reload every landing file and rebuild incremental models from scratch."),
+        "shadow_rebuild": Param(
+            False,
+            type="boolean",
+            description="Also rebuild stitching, marts and analytics from scratch (--full-refresh) into the colour "
+            "shadow and compare every relation with this run's build; any difference fails the gate. Builds those "
+            "layers twice. Result: audit.shadow_rebuilds and the gate's shadow_rebuild check.",
+        ),
         "reference_date": Param(
             None, type=["null", "string"], format="date",
             description="Date recency features are computed against (YYYY-MM-DD). Empty: the run's logical date.",

@@ -73,11 +73,16 @@ class BadConf(ValueError):
 
 def publication(db: Db, run_id: str) -> str:
     """Which run readers see: this one, or (its gate failed) the one before."""
-    from include.publishing.build import published_build
+    from include.publishing.build import published_build, run_build
 
     published = published_build(db)
     if published is None:
         return "published: nothing yet; the contract names do not exist until a gate passes"
+    try:
+        run_build(db, run_id)
+    except LookupError:
+        return (f"nothing new: run {published.run_id}'s published {published.colour} build was made from the same "
+                "landing files, dbt project and parameters; this run built nothing (full_refresh=true forces a build)")
     if published.run_id == run_id:
         return f"published: this run ({published.colour} build); the contract tables above are its rows"
     return (f"NOT published: readers remain on {published.run_id} ({published.colour} build, published "

@@ -13,6 +13,7 @@ from include.loading.landing import prepare_landing
 from include.orchestration import dbt_profiles
 from include.orchestration.pipeline_config import load_pipeline_config
 from include.publishing import build
+from include.publishing.inputs import inputs_fingerprint
 from include.publishing.publish import Published
 from include.publishing.publish import publish as publish_build
 from include.quality.gate import run_gate
@@ -47,20 +48,32 @@ def load(source_name: str, source_dir: str, run_id: str, full_refresh: bool = Fa
     return [asdict(r) for r in results]
 
 
-def plan_build(run_id: str) -> str:
-    """The colour the run's dbt layers build (C360_BUILD_COLOUR): never the published one."""
+def plan_build(run_id: str, run_values: dict[str, str], rebuild: bool = False) -> str:
+    """The colour the run's dbt layers build (C360_BUILD_COLOUR): never the published one. Raises
+    build.NothingNew when the published build has the same inputs (after the loads, which decide
+    which landing files are current)."""
     with connect_warehouse() as db:
-        colour = build.plan_build(db, run_id)
-    log.info("run %s builds %s", run_id, ", ".join(build.schema_map(colour).values()))
+        fingerprint = inputs_fingerprint(db, run_values)
+        colour = build.plan_build(db, run_id, fingerprint, rebuild=rebuild)
+    log.info("run %s builds %s (inputs %s)", run_id, ", ".join(build.schema_map(colour).values()), fingerprint[:12])
     return colour
 
 
-def gate(run_id: str) -> str:
+def shadow_rebuild(run_id: str, params: dict, run_env: dict[str, str]) -> dict:
+    """With param shadow_rebuild: the published layers rebuilt from scratch and compared with the run's
+    build (include/publishing/shadow.py); otherwise nothing. run_env: dbt_layers.RUN_ENV, rendered."""
+    from include.publishing.shadow import shadow_rebuild as rebuild_and_compare
+
+    return rebuild_and_compare(run_id, bool(params.get("shadow_rebuild")), run_env)
+
+
+def gate(run_id: str, params: dict | None = None) -> str:
     thresholds = load_pipeline_config().gate
+    shadow = bool((params or {}).get("shadow_rebuild"))
     # The gate only reads and adds to what the run built: a missing warehouse is an error, not a new file.
     with connect_warehouse(must_exist=True) as db:
         colour = build.run_build(db, run_id).colour
-        checks = run_gate(db.with_schemas(build.schema_map(colour)), run_id, thresholds)
+        checks = run_gate(db.with_schemas(build.schema_map(colour)), run_id, thresholds, shadow_rebuild=shadow)
     return f"{len(checks)} checks on the {colour} build; {describe_warehouse()}"
 
 

@@ -29,6 +29,8 @@ DDL = (
         started_at timestamp not null,
         published_at timestamp
     )""",
+    # added after the table first shipped (include/publishing/inputs.py)
+    "alter table audit.builds add column if not exists inputs_fingerprint varchar",
 )
 
 
@@ -54,13 +56,16 @@ class Build:
     colour: str
     started_at: datetime
     published_at: datetime | None
+    inputs_fingerprint: str | None = None
 
 
 def _builds(db: Db, where: str = "", params: tuple = ()) -> list[Build]:
     if not db.table_exists("audit.builds"):
         return []
+    # read-only readers of a warehouse from before inputs_fingerprint see none
+    fingerprint = "inputs_fingerprint" if "inputs_fingerprint" in db.columns("audit.builds") else "null"
     return [Build(*row) for row in db.rows(
-        f"select run_id, colour, started_at, published_at from audit.builds {where} "
+        f"select run_id, colour, started_at, published_at, {fingerprint} from audit.builds {where} "
         "order by started_at desc", params)]
 
 
@@ -83,14 +88,25 @@ def run_build(db: Db, run_id: str) -> Build:
     return found[0]
 
 
-def plan_build(db: Db, run_id: str) -> str:
+class NothingNew(Exception):
+    """The run's inputs are those of the published build: building again would change nothing."""
+
+
+def plan_build(db: Db, run_id: str, inputs_fingerprint: str | None = None, rebuild: bool = False) -> str:
     """The colour this run builds: never the published one, so readers keep the last good build
-    whatever this run does. Every plan is recorded (a re-run of the task adds a row)."""
+    whatever this run does. Every plan is recorded (a re-run of the task adds a row). Raises
+    NothingNew, recording nothing, when the published build was made from the same inputs
+    (include/publishing/inputs.py), unless rebuild."""
     db.script(DDL)
     published = published_build(db)
+    if published and inputs_fingerprint and published.inputs_fingerprint == inputs_fingerprint and not rebuild:
+        raise NothingNew(
+            f"nothing new since run {published.run_id}: the same landing files, dbt project and parameters "
+            f"built the published {published.colour} build, so the layers, the gate and publish are skipped "
+            "and readers keep it (full_refresh=true builds anyway)")
     colour = COLOURS[0] if published is None else next(c for c in COLOURS if c != published.colour)
-    db.execute("insert into audit.builds (run_id, colour, started_at) values (?, ?, current_timestamp)",
-               (run_id, colour))
+    db.execute("insert into audit.builds (run_id, colour, started_at, inputs_fingerprint) "
+               "values (?, ?, current_timestamp, ?)", (run_id, colour, inputs_fingerprint))
     return colour
 
 

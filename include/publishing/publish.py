@@ -11,6 +11,7 @@ existed) is replaced by its view. The build's profile renames join their kept hi
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass
 
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # The feature view the downstream DAGs read; its row count travels with the asset event.
 FEATURE_VIEW = "marts.with_user_id"
+# A model's own work and state tables (dbt's `__dbt_tmp`/`__dbt_backup`, connected_components'
+# `__cc_state`) live beside it in the build schema; readers get no view of them.
+INTERNAL = re.compile(r"__(dbt|cc)_")
 
 
 @dataclass(frozen=True)
@@ -38,14 +42,16 @@ class Published:
 
 
 def _objects(db: Db, schema: str) -> dict[str, str]:
-    """name -> 'view' | 'table' of the objects in a schema, lower-case names. Views are listed apart:
-    information_schema.tables lists them on DuckDB and Snowflake, not on the emulator."""
+    """name -> 'view' | 'table' of the objects in a schema but models' internal ones, lower-case names.
+    Views are listed apart: information_schema.tables lists them on DuckDB and Snowflake, not on the
+    emulator."""
     def names(catalog: str) -> set[str]:
         return {str(n).lower() for (n,) in db.rows(
             f"select table_name from information_schema.{catalog} where upper(table_schema) = upper(?)", (schema,))}
 
     views, tables = names("views"), names("tables")
-    return {**{name: "table" for name in tables - views}, **{name: "view" for name in views}}
+    objects = {**{name: "table" for name in tables - views}, **{name: "view" for name in views}}
+    return {name: kind for name, kind in objects.items() if not INTERNAL.search(name)}
 
 
 def gate_status(db: Db, run_id: str) -> str:

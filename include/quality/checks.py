@@ -1,5 +1,6 @@
 """The gate's checks: the Check record and one function per concern (dbt tests, source loads,
-stitching health, excluded ids, volumes, freshness, feature sanity), each returning Checks.
+stitching health, excluded ids, volumes, freshness, feature sanity, the shadow full rebuild), each
+returning Checks.
 
 The SQL is what DuckDB and Snowflake both accept, run through include/warehouse/db.py (`?`
 placeholders, one statement per call, case-blind catalog lookups).
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from include import settings
+from include.publishing.shadow import AUDIT_TABLE, recorded
 from include.quality.run_facts import RunFacts, as_aware
 from include.warehouse.db import Db, split_name
 
@@ -304,3 +306,24 @@ def check_features(db: Db, facts: RunFacts, spec: dict) -> list[Check]:
         checks.append(Check("features:orders_per_profile", "marts", "warn", None, f"<= rows of {orders_table}",
                             f"{spec['profile_orders']} or {orders_table} not found"))
     return checks
+
+
+def check_shadow_rebuild(db: Db, facts: RunFacts) -> list[Check]:
+    """The run's build equals a full rebuild (param shadow_rebuild; include/publishing/shadow.py): one
+    summary row, plus a failing row per relation that differs, naming its counts."""
+    threshold = "0 relations differ from a full rebuild"
+    if not facts.shadow_rebuild:
+        return [Check("shadow_rebuild", "build", "pass", None, threshold, "not requested (param shadow_rebuild off)")]
+    diffs = recorded(db, facts.run_id)
+    if not diffs:
+        return [Check("shadow_rebuild", "build", "fail", None, threshold,
+                      f"requested, but {AUDIT_TABLE} has no comparison for this run: did the shadow_rebuild task run?")]
+    differing = [d for d in diffs if d.differs]
+    detail = (f"{len(differing)} of {len(diffs)} relations differ: " + "; ".join(d.describe() for d in differing)
+              + f"; shadow tables kept in <layer>__shadow, rows in {AUDIT_TABLE}" if differing
+              else f"all {len(diffs)} relations equal a full rebuild")
+    per_relation = [Check(f"shadow_rebuild:{d.relation}", split_name(d.relation)[0], "fail",
+                          float(d.only_in_build + d.only_in_shadow or abs((d.build_rows or 0) - (d.shadow_rows or 0))),
+                          "0 rows differ", d.describe()) for d in differing]
+    return [Check("shadow_rebuild", "build", "fail" if differing else "pass", float(len(differing)), threshold,
+                  detail), *per_relation]

@@ -15,6 +15,7 @@ from include.quality.checks import (
     check_excluded_ids,
     check_features,
     check_freshness,
+    check_shadow_rebuild,
     check_sources,
     check_stitching,
     check_volume,
@@ -44,16 +45,22 @@ def run_checks(db: Db, facts: RunFacts, thresholds: dict) -> list[Check]:
         *check_volume(db, facts, thresholds["volume"]),
         *check_freshness(db, facts, thresholds["freshness"]),
         *check_features(db, facts, thresholds["features"]),
+        *check_shadow_rebuild(db, facts),
     ]
 
 
-def run_gate(con: Db | Any, run_id: str, thresholds: dict,
-             reference: tuple[datetime, str] | None = None) -> list[Check]:
+def run_gate(
+    con: Db | Any,
+    run_id: str,
+    thresholds: dict,
+    reference: tuple[datetime, str] | None = None,
+    shadow_rebuild: bool = False,
+) -> list[Check]:
     """Run every check, record all of them, then fail when any failed. `con` is a Db, or a DuckDB or
-    Snowflake DB-API connection."""
+    Snowflake DB-API connection; shadow_rebuild: the run asked for a shadow full rebuild."""
     db = con if isinstance(con, Db) else Db(con)
     when, source = reference or resolve_reference()
-    facts = RunFacts(run_id, as_aware(when), source, load_baseline(db, run_id))
+    facts = RunFacts(run_id, as_aware(when), source, load_baseline(db, run_id), shadow_rebuild)
     checks = run_checks(db, facts, thresholds)
     record(db, run_id, checks)
     # The table is the last thing logged, so the end of the task log is what on-call reads.

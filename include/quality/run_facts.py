@@ -29,6 +29,7 @@ class RunFacts:
     reference: datetime  # what "now" means for freshness
     reference_source: str
     baseline: Baseline
+    shadow_rebuild: bool = False  # the run asked for a shadow full rebuild (param shadow_rebuild)
 
 
 def load_baseline(db: Db, run_id: str) -> Baseline:

@@ -63,6 +63,8 @@ def test_stitching_bench_small(tmp_path: Path) -> None:
     # two runs of each step, and the reported figure is one of them
     assert len(row["runs"]["dbt_core_models_s"]) == len(row["runs"]["scipy_s"]) == 2
     assert row["dbt_core_models_s"] in row["runs"]["dbt_core_models_s"]
+    # a day later, on the model's state (the benchmark stops when that partition differs from scipy's)
+    assert row["day_events"] > 0 and row["day_components_s"] > 0
 
 
 def test_the_publish_benchmark_prints_its_figures(capsys) -> None:

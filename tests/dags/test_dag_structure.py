@@ -114,8 +114,8 @@ def test_layer_retries_come_from_config_and_tests_never_retry(dag) -> None:
 
 def test_duckdb_tasks_share_one_slot_pool(dag) -> None:
     # An EmptyOperator never reaches a worker: the scheduler marks it done.
-    writers = [t for t in dag.tasks if _group_of(t.task_id) in ("load_sources", "plan_build", *LAYERS, "dq_gate",
-                                                                  "publish")
+    writers = [t for t in dag.tasks if _group_of(t.task_id) in ("load_sources", "plan_build", *LAYERS,
+                                                                  "shadow_rebuild", "dq_gate", "publish")
                and not isinstance(t, EmptyOperator)]
     assert writers and {t.pool for t in writers} == {"duckdb"}
 
@@ -200,6 +200,27 @@ def test_a_new_run_id_keeps_dbt_partial_parsing(tmp_path) -> None:
     assert set(re.findall(r"Partial parsing: updated file: c360://(\S+)", output)) == {
         "models/stitching/stitch_cluster_health.sql", "models/stitching/stitch_link_exclusion_effect.sql",
         "models/stitching/int_user_main_id_changes.sql"}
+
+
+def test_the_shadow_rebuild_runs_after_the_layers_and_before_the_gate_in_the_runs_dbt_environment(dag) -> None:
+    from include.orchestration.dbt_layers import RUN_ENV
+
+    shadow = dag.get_task("shadow_rebuild")
+    assert shadow.upstream_task_ids and {_group_of(t) for t in shadow.upstream_task_ids} == {"analytics"}
+    assert shadow.downstream_task_ids == {"dq_gate"}
+    assert shadow.templates_dict == RUN_ENV and shadow.retries == 0
+
+
+def test_shadow_rebuild_is_a_boolean_param_off_by_default(dag) -> None:
+    from airflow.sdk import Param
+    from airflow.sdk.exceptions import ParamValidationError
+
+    param = dag.params.get_param("shadow_rebuild")
+    assert param.value is False and param.schema["type"] == "boolean" and "twice" in param.description
+    assert Param(param.value, **param.schema).resolve(True) is True
+    for value in ("true", 1, None):
+        with pytest.raises(ParamValidationError):
+            Param(param.value, **param.schema).resolve(value)
 
 
 def test_params_have_schemas(dag) -> None:

@@ -14,6 +14,11 @@ dbt runs as a child process with a hard timeout; the loader and the readers run 
 are bounded by the connection's client timeouts. The build has a database of its own on the emulator.
 The helpers here (snowflake_deployment, build_on_snowflake) are shared with
 tests/unit/quality/test_dq_gate_snowflake.py.
+
+Last, the shadow full rebuild (include/publishing/shadow.py, DAG param shadow_rebuild) rebuilds the
+published layers from scratch through the deployment's profile and compares them with the second,
+incremental build: equal, then, after one row of the build is deleted, different in exactly that
+relation, which the gate's check names. (On DuckDB: tests/e2e/test_dq_gate_runs.py.)
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -124,6 +130,31 @@ def build_on_snowflake(emulator: Emulator, work: Path, landing: Path, database: 
     return out
 
 
+def shadow_rebuild_on_snowflake(emulator: Emulator, work: Path, database: str, run_id: str) -> dict[str, object]:
+    """The shadow rebuild of the plain build on `database` (contract names, no colour), compared before
+    and after one row of its stitching.user_id_stitcher is deleted; the gate's check on the latter."""
+    from datetime import UTC, datetime
+
+    from include.publishing import shadow
+    from include.quality.checks import check_shadow_rebuild
+    from include.quality.run_facts import Baseline, RunFacts
+    from include.warehouse import connect_warehouse
+
+    out: dict[str, object] = {}
+    with snowflake_deployment(emulator, database, work):
+        relations = shadow.rebuild({"C360_AIRFLOW_RUN_ID": run_id, "C360_REFERENCE_DATE": REFERENCE_DATE})
+        with connect_warehouse() as db:
+            out["equal"] = shadow.compare(db, None, relations)
+            db.execute("delete from stitching.user_id_stitcher "
+                       "where other_id = (select min(other_id) from stitching.user_id_stitcher)")
+            out["corrupted"] = shadow.compare(db, None, relations)
+            shadow.record(db, run_id, "none", out["corrupted"])
+            out["checks"] = check_shadow_rebuild(db, RunFacts(run_id, datetime.now(UTC), "test", Baseline(), True))
+            shadow.drop_shadow(db)
+            out["shadow_left"] = sorted(t for t in db.tables() if t.split(".")[0].endswith("__shadow"))
+    return out
+
+
 def duckdb_build(work: Path, landing: Path) -> dict[str, object]:
     import duckdb
 
@@ -171,6 +202,9 @@ def runs(snowflake_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory)
                     "where table_schema in ('STAGING', 'STITCHING', 'MARTS', 'ANALYTICS', 'AUDIT')")
         tables = sorted(f"{s}.{t}".lower() for s, t in cur.fetchall())
     out["export"] = {"stitcher": stitcher, "tables": tables}
+    started = time.monotonic()
+    out["shadow"] = shadow_rebuild_on_snowflake(snowflake_emulator, work, DATABASE, "shadow-1")
+    print(f"\nshadow rebuild and comparisons on the emulator: {time.monotonic() - started:.0f} s")
     out["duckdb"] = duckdb_build(work / "duckdb", landing)
     return out
 
@@ -210,3 +244,21 @@ def test_the_stitcher_partitions_ids_as_the_duckdb_build_does(runs) -> None:
     assert _partition(snowflake) == _partition(duckdb)
     # user_main_id is an md5 of the profile's smallest id, so the labels agree too.
     assert sorted(map(tuple, snowflake)) == sorted(map(tuple, duckdb))
+
+
+def test_the_incremental_build_equals_its_shadow_full_rebuild(runs) -> None:
+    diffs = runs["shadow"]["equal"]
+    assert {"stitching.user_id_stitcher", "marts.fct_order_items", "marts.fct_identify_events",
+            "analytics.kpi_summary"} <= {d.relation for d in diffs}
+    assert [d.describe() for d in diffs if d.differs] == []
+
+
+def test_a_deleted_row_fails_the_shadow_check_naming_exactly_its_relation(runs) -> None:
+    differing = [d for d in runs["shadow"]["corrupted"] if d.differs]
+    assert [(d.relation, d.shadow_rows - d.build_rows, d.only_in_build, d.only_in_shadow) for d in differing] == [
+        ("stitching.user_id_stitcher", 1, 0, 1)]
+    summary, per_relation = runs["shadow"]["checks"]
+    assert summary.status == "fail" and summary.detail.startswith("1 of ")
+    assert "stitching.user_id_stitcher (build " in summary.detail
+    assert (per_relation.check_name, per_relation.status) == ("shadow_rebuild:stitching.user_id_stitcher", "fail")
+    assert runs["shadow"]["shadow_left"] == []

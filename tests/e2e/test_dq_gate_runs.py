@@ -16,6 +16,7 @@ import socket
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -185,6 +186,8 @@ def test_a_clean_run_passes_every_check(gate_runs: GateRuns) -> None:
     not_passing = {k: v for k, v in rows.items() if v[0] != "pass"}
     assert rows and not not_passing, not_passing
     assert "freshness:identifies" in rows and "stitching:largest_cluster_ids" in rows
+    assert rows["shadow_rebuild"][3] == "not requested (param shadow_rebuild off)"
+    assert "param shadow_rebuild is off" in gate_runs.clean.output
 
 
 def test_a_run_on_broken_data_fails_exactly_the_broken_checks(gate_runs: GateRuns) -> None:
@@ -219,14 +222,23 @@ def test_a_failed_gate_leaves_readers_on_the_clean_run(gate_runs: GateRuns) -> N
 def recovered(gate_runs: GateRuns, small_landing: Path, tmp_path_factory: pytest.TempPathFactory
               ) -> tuple[DagRunResult, Path]:
     """A third run after the refused one, on the clean data again, in a copy of the warehouse: it builds
-    the colour the refused run left behind, whose incremental marts hold the refused rows."""
+    the colour the refused run left behind, whose incremental models hold the refused rows. The clean
+    data alone are the published build's inputs (that run would build nothing): a new landing file
+    without rows makes it build, changing no row."""
     tmp = tmp_path_factory.mktemp("recovered")
     warehouse = tmp / "warehouse.duckdb"
     for suffix in ("", ".wal"):
         if Path(f"{gate_runs.warehouse}{suffix}").exists():
             shutil.copy2(f"{gate_runs.warehouse}{suffix}", f"{warehouse}{suffix}")
+    landing = shutil.copytree(small_landing, tmp / "landing")
+    header = (landing / "designs" / "part-00000.csv").read_text(encoding="utf-8").splitlines()[0]
+    (landing / "designs" / "part-00099.csv").write_text(header + "\n", encoding="utf-8")
     env = airflow_env(fresh_airflow_home(tmp / "airflow"), warehouse)
-    return run_dag(env, {"source_dir": str(small_landing)}), warehouse
+    # With the shadow full rebuild: the build made from the refused build's state must equal one from scratch.
+    started = time.monotonic()
+    result = run_dag(env, {"source_dir": str(landing), "shadow_rebuild": True})
+    print(f"\nrecovered customer_360 run, with shadow_rebuild: {time.monotonic() - started:.0f} s")
+    return result, warehouse
 
 
 def test_the_run_after_a_refused_one_publishes_what_the_clean_run_did(
@@ -243,6 +255,99 @@ def test_the_run_after_a_refused_one_publishes_what_the_clean_run_did(
     assert recovered_hashes.pop("stitching.stitch_runs") and clean.pop("stitching.stitch_runs")
     assert recovered_hashes == clean
     assert renames == 0  # the same graph as the one published before: no profile changed
+
+
+SHADOW_ROWS = ("select relation, build_rows, shadow_rows, only_in_build, only_in_shadow, detail from "
+               "audit.shadow_rebuilds where run_id = ? order by relation")
+
+
+def shadow_schemas(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [s for (s,) in con.execute("select schema_name from information_schema.schemata "
+                                      "where suffix(schema_name, '__shadow') order by 1").fetchall()]
+
+
+def test_the_shadow_rebuild_finds_the_build_from_refused_state_equal_to_a_full_rebuild(
+        recovered: tuple[DagRunResult, Path]) -> None:
+    result, warehouse = recovered
+    assert result.task_states["shadow_rebuild"] == "success", result.output[-5000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(SHADOW_ROWS, [result.run_id]).fetchall()
+        gate = con.execute("select status, detail from audit.dq_gate_results where run_id = ? "
+                           "and check_name = 'shadow_rebuild'", [result.run_id]).fetchone()
+        left = shadow_schemas(con)
+    relations = {r[0] for r in rows}
+    assert {"stitching.user_id_stitcher", "marts.fct_order_items", "marts.fct_identify_events",
+            "analytics.kpi_summary"} <= relations
+    assert [r for r in rows if r[1] != r[2] or r[3] or r[4] or r[5]] == []
+    assert gate == ("pass", f"all {len(rows)} relations equal a full rebuild")
+    assert left == []  # equal: the shadow is dropped
+    assert f"all {len(rows)} relations of the green build equal a full rebuild" in result.output
+
+
+def run_values(airflow_home: Path, run_id: str, task_id: str) -> dict[str, str]:
+    """The templates_dict a task of the run rendered (dbt_layers.RUN_ENV for shadow_rebuild)."""
+    with sqlite3.connect(airflow_home / "airflow.db") as con:
+        (fields,) = con.execute("select rendered_fields from rendered_task_instance_fields where dag_id = "
+                                "'customer_360' and task_id = ? and run_id = ?", (task_id, run_id)).fetchone()
+    return json.loads(fields)["templates_dict"]
+
+
+def test_one_changed_row_of_the_build_fails_the_check_naming_its_relation(
+        recovered: tuple[DagRunResult, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shadow rebuild again, in a copy of the recovered warehouse whose build has one order line
+    changed: exactly that relation differs, the gate's check names it, and the shadow is kept."""
+    from include.orchestration import tasks
+    from include.publishing.shadow import recorded
+    from include.quality.checks import check_shadow_rebuild
+    from include.quality.run_facts import Baseline, RunFacts
+    from include.warehouse import connect_warehouse
+
+    result, source = recovered
+    warehouse = tmp_path / "warehouse.duckdb"
+    for suffix in ("", ".wal"):
+        if Path(f"{source}{suffix}").exists():
+            shutil.copy2(f"{source}{suffix}", f"{warehouse}{suffix}")
+    monkeypatch.setenv("C360_DUCKDB_PATH", str(warehouse))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update marts__green.fct_order_items set quantity = quantity + 1 "
+                    "where order_item_id = (select min(order_item_id) from marts__green.fct_order_items)")
+    env = run_values(source.parent / "airflow", result.run_id, "shadow_rebuild")
+    outcome = tasks.shadow_rebuild(result.run_id, {"shadow_rebuild": True}, env)
+    assert [d["relation"] for d in outcome["differing"]] == ["marts.fct_order_items"]
+    with connect_warehouse(must_exist=True) as db:
+        (differing,) = [d for d in recorded(db, result.run_id) if d.differs]
+        summary, per_relation = check_shadow_rebuild(db, RunFacts(result.run_id, datetime.now(UTC), "test",
+                                                                  Baseline(), True))
+    assert (differing.relation, differing.only_in_build, differing.only_in_shadow) == ("marts.fct_order_items", 1, 1)
+    assert differing.build_rows == differing.shadow_rows
+    assert summary.status == "fail" and summary.detail.startswith(
+        f"1 of {outcome['relations']} relations differ: marts.fct_order_items (build ")
+    assert (per_relation.check_name, per_relation.status, per_relation.observed_value) == (
+        "shadow_rebuild:marts.fct_order_items", "fail", 2.0)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert shadow_schemas(con) == ["analytics__shadow", "marts__shadow", "stitching__shadow"]  # kept for on-call
+
+
+def test_a_run_with_nothing_new_reads_no_file_and_changes_no_contract_table(
+        recovered: tuple[DagRunResult, Path], tmp_path_factory: pytest.TempPathFactory) -> None:
+    first, warehouse = recovered
+    assert first.state == "success", first.output[-5000:]
+    before = published_hashes(warehouse)
+    env = airflow_env(fresh_airflow_home(tmp_path_factory.mktemp("nothing_new") / "airflow"), warehouse)
+    landing = warehouse.parent / "landing"
+    result = run_dag(env, {"source_dir": str(landing)})
+
+    assert result.state == "success", result.output[-5000:]
+    assert result.task_states["plan_build"] == "success"  # a short circuit: it decided, the rest is skipped
+    assert "nothing new since run " + first.run_id in result.output
+    after = {task: state for task, state in result.task_states.items() if task.split(".")[0] not in (
+        "prepare_sources", "load_sources", "plan_build")}
+    assert after and set(after.values()) == {"skipped"}, after  # layers, gate, publish
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        read = con.execute("select count(*) from audit.load_batches where run_id = ?", [result.run_id]).fetchone()[0]
+        built = con.execute("select count(*) from audit.builds where run_id = ?", [result.run_id]).fetchone()[0]
+    assert (read, built) == (0, 0)
+    assert published_hashes(warehouse) == before  # stitch_runs included: no build ran
 
 
 def test_only_the_passing_run_announces_its_assets(gate_runs: GateRuns, airflow_home: Path) -> None:

@@ -141,8 +141,10 @@ def run_dbt(
     select: Sequence[str] = STITCHING_SELECT,
     variables: dict | None = None,
     threads: int = 2,
+    extra_args: Sequence[str] = (),
 ) -> DbtOutcome:
-    """Run dbt in-process against a DuckDB file; returns success, the log text and failed nodes."""
+    """Run dbt in-process against a DuckDB file; returns success, the log text and failed nodes.
+    extra_args: more options of the command, e.g. --exclude-resource-type test."""
     from dbt.cli.main import dbtRunner
 
     log_dir = project / "logs"
@@ -157,6 +159,7 @@ def run_dbt(
         "--select", *select,
         *(["--indirect-selection", "cautious"] if command == "build" else []),
         "--vars", json.dumps(variables or {}),
+        *extra_args,
     ]
     log_file = log_dir / "dbt.log"
     start = log_file.stat().st_size if log_file.exists() else 0
@@ -339,13 +342,14 @@ def reference(
                     bridges=bridges)
 
 
-def actual_stitch(db_path: Path) -> dict[Node, str]:
-    rows = read_table(db_path, "select other_id_type, other_id, user_main_id from stitching.user_id_stitcher")
+def actual_stitch(db_path: Path, schema: str = "stitching") -> dict[Node, str]:
+    """user_id_stitcher of a DuckDB warehouse; schema: e.g. stitching__blue for a coloured build."""
+    rows = read_table(db_path, f"select other_id_type, other_id, user_main_id from {schema}.user_id_stitcher")
     return {(t, i): m for t, i, m in rows}
 
 
-def actual_excluded(db_path: Path) -> dict[Node, str]:
-    rows = read_table(db_path, "select other_id_type, other_id, reason from stitching.excluded_ids")
+def actual_excluded(db_path: Path, schema: str = "stitching") -> dict[Node, str]:
+    rows = read_table(db_path, f"select other_id_type, other_id, reason from {schema}.excluded_ids")
     return {(t, i): r for t, i, r in rows}
 
 

@@ -22,6 +22,17 @@
     Snowflake. Work tables are regular tables named <model>__cc_*, dropped before and after, so a
     crashed run leaves nothing that can confuse the next one.
 
+    Incremental: the model keeps its state, <model>__cc_state: every distinct edge (a < b) it was
+    computed from with the edge's component_key, and every node (a, b null) with its component_key
+    (the model's rows). One table, replaced by a rename, so a state is
+    always whole and self-consistent, whatever happened to the run that wrote it. The next run
+    compares today's edges with it: a component none of whose nodes gained or lost an edge is
+    still exactly a component (all its edges are old ones, all inside it), so it is kept; the
+    components of nodes whose edges changed, and the new nodes, are recomputed from their edges
+    today. So the result equals a full computation from ANY earlier state (a blue/green build's
+    state is two runs old, or a refused build), and the cost is the diff plus the dirty part.
+    --full-refresh, or no state, computes everything.
+
     Config: max_rounds (default var stitch_max_rounds) - the model fails, writing nothing, when
     crossing edges remain after that many rounds; log_table (default stitch_runs) - one row per
     round is appended to <schema>.<log_table> for trend review. -#}
@@ -45,6 +56,11 @@
         identifier=config.get('log_table', 'stitch_runs'),
         type='table') -%}
   {%- set work = connected_components_work_tables(target_relation) -%}
+  {%- set state_relation = api.Relation.create(
+        database=target_relation.database,
+        schema=target_relation.schema,
+        identifier=target_relation.identifier ~ '__cc_state',
+        type='table') -%}
   {%- set grant_config = config.get('grants') -%}
 
   {{ drop_relation_if_exists(preexisting_intermediate_relation) }}
@@ -54,7 +70,9 @@
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
-  {%- set outcome = connected_components_rounds(compiled_code, work, max_rounds) -%}
+  {%- set previous_state = none if should_full_refresh() else load_cached_relation(state_relation) -%}
+  {%- set dirty = connected_components_dirty(compiled_code, work, previous_state) -%}
+  {%- set outcome = connected_components_rounds(dirty.edges_sql, work, max_rounds) -%}
 
   {% if not outcome.converged %}
     {% do connected_components_drop_work_tables(work) %}
@@ -71,8 +89,14 @@
 
   {%- set resolve_started = modules.datetime.datetime.now() -%}
   {%- set resolved = connected_components_compress(work.later, work.later_scratch) -%}
+  {% call statement('cc_resolve') -%}
+    {{ connected_components_final_sql(work.resolved, work.first, resolved.relation) }}
+  {%- endcall %}
+  {% do connected_components_create(work.state_next,
+      connected_components_state_sql(work, previous_state)) %}
   {% call statement('main') -%}
-    {{ connected_components_final_sql(intermediate_relation, work.first, resolved.relation) }}
+    create table {{ intermediate_relation }} as
+    select a as node_key, component_key from {{ work.state_next }} where b is null
   {%- endcall %}
 
   {%- set nodes = connected_components_scalar('select count(*) from ' ~ intermediate_relation) -%}
@@ -86,6 +110,9 @@
     {{ adapter.rename_relation(existing_relation, backup_relation) }}
   {% endif %}
   {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+  {#- the state last: the next run reads only it, and it is whole whichever rename ran -#}
+  {% do adapter.drop_relation(state_relation) %}
+  {{ adapter.rename_relation(work.state_next, state_relation) }}
 
   {% do connected_components_drop_work_tables(work) %}
   {% do connected_components_log(log_relation, outcome.rounds, nodes, components) %}
@@ -106,7 +133,8 @@
     parents, the later rounds' parents and a scratch table to compress them. -#}
 {% macro connected_components_work_tables(relation) %}
   {%- set work = {} -%}
-  {%- for name in ['edges', 'edges_next', 'parents', 'parents_next', 'first', 'later', 'later_scratch'] -%}
+  {%- for name in ['input', 'changed_nodes', 'dirty_components', 'dirty_nodes', 'edges', 'edges_next',
+                   'parents', 'parents_next', 'first', 'later', 'later_scratch', 'resolved', 'state_next'] -%}
     {%- do work.update({name: api.Relation.create(
           database=relation.database,
           schema=relation.schema,
@@ -143,15 +171,93 @@
 {% endmacro %}
 
 
-{#- Rounds of hook / compress / contract until no crossing edge is left or max_rounds ran out.
-    Returns converged and one dict of figures per round. -#}
-{% macro connected_components_rounds(model_sql, work, max_rounds) %}
-  {#- a < b per edge is all the hook step needs; duplicates are harmless until the first
-      contraction removes them, so the (large) input is not de-duplicated. -#}
-  {% do connected_components_create(work.edges,
-      "select least(node_a, node_b) as a, greatest(node_a, node_b) as b
+{#- Today's distinct edges (a < b) in work.input, and the edges to compute components from: all of
+    them without a previous state; with one, only those of the dirty nodes (nodes that gained or
+    lost an edge, and every node of their previous components). An edge of a dirty node has both
+    ends dirty: a new or lost edge makes both ends dirty, an old one lies inside a previous
+    component. Returns edges_sql. -#}
+{% macro connected_components_dirty(model_sql, work, previous_state) %}
+  {% do connected_components_create(work.input,
+      "select distinct least(node_a, node_b) as a, greatest(node_a, node_b) as b
        from (" ~ model_sql ~ ") as model_edges
        where node_a is not null and node_b is not null and node_a <> node_b") %}
+  {% if previous_state is none %}
+    {% do log(this.identifier ~ ": full computation (no previous state or --full-refresh)", info=True) %}
+    {{ return({'edges_sql': 'select a, b from ' ~ work.input}) }}
+  {% endif %}
+
+  {% do connected_components_create(work.changed_nodes,
+      "with before as (
+           select a, b from " ~ previous_state ~ " where b is not null
+       ),
+
+       changes as (
+           select coalesce(today.a, before.a) as a, coalesce(today.b, before.b) as b
+           from " ~ work.input ~ " as today
+           full outer join before on today.a = before.a and today.b = before.b
+           where today.a is null or before.a is null
+       )
+
+       select a as node_key from changes
+       union
+       select b as node_key from changes") %}
+  {% do connected_components_create(work.dirty_components,
+      "select distinct before.component_key
+       from " ~ previous_state ~ " as before
+       inner join " ~ work.changed_nodes ~ " as changed on before.a = changed.node_key
+       where before.b is null") %}
+  {% do connected_components_create(work.dirty_nodes,
+      "select node_key from " ~ work.changed_nodes ~ "
+       union
+       select before.a as node_key
+       from " ~ previous_state ~ " as before
+       inner join " ~ work.dirty_components ~ " as dirty on before.component_key = dirty.component_key
+       where before.b is null") %}
+
+  {%- set figures = run_query(
+        "select (select count(*) from " ~ work.changed_nodes ~ "),
+                (select count(*) from " ~ work.dirty_components ~ "),
+                (select count(*) from " ~ previous_state ~ " where b is null and a = component_key),
+                (select count(*) from " ~ work.dirty_nodes ~ ")").rows[0] -%}
+  {% do log(this.identifier ~ ": incremental: " ~ figures[0] ~ " nodes gained or lost an edge; "
+        ~ figures[1] ~ " of " ~ figures[2] ~ " previous components are dirty; recomputing "
+        ~ figures[3] ~ " nodes", info=True) %}
+  {{ return({'edges_sql':
+      'select today.a, today.b from ' ~ work.input ~ ' as today inner join ' ~ work.dirty_nodes
+      ~ ' as dirty on today.a = dirty.node_key'}) }}
+{% endmacro %}
+
+
+{#- The next state: a row per edge (a, b, component_key) and per node (a = node_key, b null,
+    component_key): the recomputed ones (work.resolved: node_key -> component_key) and the previous
+    state's rows of clean components as they were. -#}
+{% macro connected_components_state_sql(work, previous_state) %}
+  {%- set recomputed -%}
+    select edges.a, edges.b, resolved.component_key
+    from {{ work.input }} as edges
+    inner join {{ work.resolved }} as resolved on edges.a = resolved.node_key
+
+    union all
+
+    select node_key as a, cast(null as bigint) as b, component_key
+    from {{ work.resolved }}
+  {%- endset -%}
+  {%- if previous_state is none -%}
+    {{ return(recomputed) }}
+  {%- endif -%}
+  {{ return(recomputed ~ "
+    union all
+    select before.a, before.b, before.component_key
+    from " ~ previous_state ~ " as before
+    left join " ~ work.dirty_components ~ " as dirty on before.component_key = dirty.component_key
+    where dirty.component_key is null") }}
+{% endmacro %}
+
+
+{#- Rounds of hook / compress / contract over edges_sql (columns a < b) until no crossing edge is
+    left or max_rounds ran out. Returns converged and one dict of figures per round. -#}
+{% macro connected_components_rounds(edges_sql, work, max_rounds) %}
+  {% do connected_components_create(work.edges, edges_sql) %}
   {% do connected_components_create(work.first,
       "select cast(null as bigint) as node_key, cast(null as bigint) as parent_key limit 0") %}
   {% do connected_components_create(work.later,

@@ -105,6 +105,13 @@ def test_publish_drops_views_of_models_gone_and_keeps_tables_of_its_own(db: Db) 
     assert db.table_exists("stitching.kept_history")
 
 
+def test_models_internal_tables_get_no_view(db: Db) -> None:
+    run(db, "r1", ["ann"], "pass", extra_model="int_id_components__cc_state")
+    assert db.table_exists("stitching__blue.int_id_components__cc_state")
+    assert not any(db.table_exists(f"{layer}.int_id_components__cc_state") for layer in published_layers())
+    assert db.table_exists("stitching.stitching_model")
+
+
 def test_a_warehouse_from_before_publishing_gets_views_for_its_tables(db: Db) -> None:
     db.execute("create schema if not exists marts")
     db.execute("create table marts.with_user_id (user_id varchar, total_orders integer)")
