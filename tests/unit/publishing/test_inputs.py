@@ -60,7 +60,7 @@ def test_a_run_with_the_published_builds_inputs_builds_nothing(db: Db, project: 
     judge(db, "r1", "pass")
     publish(db, "r1")
 
-    with pytest.raises(NothingNew, match="nothing new since run r1: .* readers keep it"):
+    with pytest.raises(NothingNew, match=r"nothing new since run r1: .* readers keep it"):
         plan_build(db, "r2", same)
     with pytest.raises(LookupError):
         run_build(db, "r2")  # nothing recorded
