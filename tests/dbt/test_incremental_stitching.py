@@ -94,16 +94,16 @@ class Snapshot:
 
     def users_with_room(self, room: int = 1) -> dict[str, list[str]]:
         """Surviving user_ids that can take `room` more anonymous_ids within the limit, by profile."""
-        by_profile: dict[str, list[str]] = defaultdict(list)
-        for (kind, value), label in sorted(self.expected.user_main_id.items()):
-            if kind == "user_id" and len(self.anons_of[value]) + room <= self.limits[1]:
-                by_profile[label].append(value)
-        return by_profile
+        return self._with_room("user_id", self.anons_of, self.limits[1], room)
 
     def anons_with_room(self, room: int = 1) -> dict[str, list[str]]:
+        """Surviving anonymous_ids that can take `room` more user_ids within the limit, by profile."""
+        return self._with_room("anonymous_id", self.users_of, self.limits[0], room)
+
+    def _with_room(self, kind: str, linked: dict[str, set[str]], limit: int, room: int) -> dict[str, list[str]]:
         by_profile: dict[str, list[str]] = defaultdict(list)
-        for (kind, value), label in sorted(self.expected.user_main_id.items()):
-            if kind == "anonymous_id" and len(self.users_of[value]) + room <= self.limits[0]:
+        for (node_kind, value), label in sorted(self.expected.user_main_id.items()):
+            if node_kind == kind and len(linked[value]) + room <= limit:
                 by_profile[label].append(value)
         return by_profile
 
