@@ -1,9 +1,9 @@
 {#- Both SDKs land the same columns; one definition stages either (the base_rudderstack__identifies_*
-    models). -#}
+    models, materialized latest_landed with unique_key event_id: the raw id as it landed). -#}
 {% macro stage_identifies(source_table, sdk) %}
 with source as (
 
-    select * from {{ source('rudderstack', source_table) }}
+    select * from {{ landed_rows(source('rudderstack', source_table), 'id') }}
 
 ),
 
@@ -19,7 +19,8 @@ renamed as (
         {{ clean_string('context_traits_email') }} as email,
         {{ clean_string('context_library_name') }} as library_name,
         _file_name as landed_file_name,
-        _row_number as landed_row_number
+        _row_number as landed_row_number,
+        _file_sha256 as landed_file_sha256
     from source
 
 ),

@@ -1,6 +1,8 @@
+{{ config(materialized='latest_landed', unique_key='design_id') }}
+
 with source as (
 
-    select * from {{ source('shop', 'designs') }}
+    select * from {{ landed_rows(source('shop', 'designs'), clean_id('design_id')) }}
 
 ),
 
@@ -12,7 +14,8 @@ renamed as (
         lower({{ clean_string('theme') }}) as theme,
         lower({{ clean_string('theme_genre') }}) as theme_genre,
         _file_name as landed_file_name,
-        _row_number as landed_row_number
+        _row_number as landed_row_number,
+        _file_sha256 as landed_file_sha256
     from source
 
 ),

@@ -1,6 +1,8 @@
+{{ config(materialized='latest_landed', unique_key='order_item_id') }}
+
 with source as (
 
-    select * from {{ source('shop', 'order_items') }}
+    select * from {{ landed_rows(source('shop', 'order_items'), clean_id('order_item_id')) }}
 
 ),
 
@@ -14,7 +16,8 @@ renamed as (
         quantity,
         unit_price_usd,
         _file_name as landed_file_name,
-        _row_number as landed_row_number
+        _row_number as landed_row_number,
+        _file_sha256 as landed_file_sha256
     from source
 
 ),
@@ -22,8 +25,16 @@ renamed as (
 final as (
 
     select
-        *,
-        quantity * unit_price_usd as line_amount_usd
+        order_item_id,
+        order_id,
+        product_id,
+        design_id,
+        quantity,
+        unit_price_usd,
+        landed_file_name,
+        landed_row_number,
+        quantity * unit_price_usd as line_amount_usd,
+        landed_file_sha256
     from renamed
     {{ keep_latest_landed('order_item_id') }}
 

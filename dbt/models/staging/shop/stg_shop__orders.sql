@@ -1,6 +1,8 @@
+{{ config(materialized='latest_landed', unique_key='order_id') }}
+
 with source as (
 
-    select * from {{ source('shop', 'orders') }}
+    select * from {{ landed_rows(source('shop', 'orders'), clean_id('order_id')) }}
 
 ),
 
@@ -16,7 +18,8 @@ renamed as (
         coalesce(refund_amount_usd, 0) as refund_amount_usd,
         {{ clean_string('coupon_code') }} as coupon_code,
         _file_name as landed_file_name,
-        _row_number as landed_row_number
+        _row_number as landed_row_number,
+        _file_sha256 as landed_file_sha256
     from source
 
 ),
@@ -24,8 +27,18 @@ renamed as (
 final as (
 
     select
-        *,
-        coupon_code is not null as has_coupon
+        order_id,
+        user_id,
+        status,
+        ordered_at,
+        revenue_usd,
+        subtotal_usd,
+        refund_amount_usd,
+        coupon_code,
+        landed_file_name,
+        landed_row_number,
+        coupon_code is not null as has_coupon,
+        landed_file_sha256
     from renamed
     {{ keep_latest_landed('order_id') }}
 

@@ -1,6 +1,8 @@
+{{ config(materialized='latest_landed', unique_key='product_id') }}
+
 with source as (
 
-    select * from {{ source('shop', 'products') }}
+    select * from {{ landed_rows(source('shop', 'products'), clean_id('product_id')) }}
 
 ),
 
@@ -14,7 +16,8 @@ renamed as (
         lower({{ clean_string('canvas_group') }}) as canvas_group,
         coalesce(is_apparel, lower({{ clean_string('canvas_group') }}) = 'apparel') as is_apparel,
         _file_name as landed_file_name,
-        _row_number as landed_row_number
+        _row_number as landed_row_number,
+        _file_sha256 as landed_file_sha256
     from source
 
 ),
