@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 # The feature view the downstream DAGs read; its row count travels with the asset event.
 FEATURE_VIEW = "marts.with_user_id"
 # A model's own work and state tables (dbt's `__dbt_tmp`/`__dbt_backup`, connected_components'
-# `__cc_state`) live beside it in the build schema; readers get no view of them.
-INTERNAL = re.compile(r"__(dbt|cc)_")
+# `__cc_state`, the incremental state of dim_customers, `dim_customers__features`) live beside it in
+# the build schema; readers get no view of them.
+INTERNAL = re.compile(r"__(dbt|cc)_|__features$")
 
 
 @dataclass(frozen=True)

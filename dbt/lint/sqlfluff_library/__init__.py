@@ -129,3 +129,26 @@ def safe_divide(numerator, denominator):
 
 def row_fingerprint(columns):
     return f"cast(hash({', '.join(columns)}) as varchar)"
+
+
+def row_hash(columns):
+    return f"hash({', '.join(columns)})"
+
+
+def hash_sum(hash_column):
+    return f"cast(sum({hash_column}) as varchar)"
+
+
+def log_touched_profiles():
+    return ""
+
+
+# --- dbt context values a model may read ------------------------------------------------------------
+invocation_id = "00000000-0000-0000-0000-000000000000"
+model = {"raw_code": ""}
+
+
+def local_md5(value):
+    import hashlib
+
+    return hashlib.md5(str(value).encode("utf-8")).hexdigest()

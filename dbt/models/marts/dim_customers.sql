@@ -1,315 +1,29 @@
 {#- One row per customer profile: all ids sharing a user_main_id, for profiles holding at least
-    one user_id (an anonymous-only profile is a visitor, not a customer). Every profile feature of
-    the pipeline is computed here once; with_user_id repeats it on each of the profile's user_ids.
+    one user_id (an anonymous-only profile is a visitor, not a customer). with_user_id repeats it
+    on each of the profile's user_ids.
 
-    Rules: order facts count completed orders only; refunds come from refunded orders; favourites
-    are by items bought on completed orders, ties broken by the alphabetically first value. A
-    profile without completed orders keeps its row: counts and amounts 0, dates and favourites
-    null. -#}
+    The profile features are computed, incrementally, in dim_customers__features; this table adds
+    only what depends on the reference date or the segment vars, so it is rebuilt in full every
+    run at the cost of a projection. -#}
 {%- set active_days = var('active_customer_days') | int -%}
 {%- set high_value = var('high_value_customer_threshold') | float -%}
 {%- set medium_value = var('medium_value_customer_threshold') | float -%}
 {%- set favorite_attributes = [
     'theme', 'theme_genre', 'canvas_group', 'product_style', 'product_color'
 ] -%}
-{%- set counted_attributes = ['product_id', 'designer_id'] + favorite_attributes -%}
 
-with id_graph as (
+with profile_features as (
 
-    select * from {{ ref('user_id_stitcher') }}
-
-),
-
-profile_sizes as (
-
-    select * from {{ ref('int_profile_sizes') }}
+    select * from {{ ref('dim_customers__features') }}
 
 ),
 
-user_id_profiles as (
-
-    select * from {{ ref('int_user_id_profiles') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('fct_orders') }}
-
-),
-
-order_items as (
-
-    select * from {{ ref('fct_order_items') }}
-
-),
-
-identify_events as (
-
-    select * from {{ ref('fct_identify_events') }}
-
-),
-
-{#- The heavy aggregates over order lines group by customer_key, a small integer, not the long
-    id. #}
-
-customers as (
+dated as (
 
     select
-        user_main_id,
-        user_id_count as count_user_ids,
-        anonymous_id_count as count_anonymous_ids,
-        row_number() over (order by user_main_id) as customer_key
-    from profile_sizes
-    where user_id_count > 0
-
-),
-
-profile_of_user_id as (
-
-    select
-        user_id_profiles.user_id,
-        customers.user_main_id,
-        customers.customer_key
-    from user_id_profiles
-    inner join customers
-        on user_id_profiles.user_main_id = customers.user_main_id
-
-),
-
-profile_of_anonymous_id as (
-
-    select
-        other_id as anonymous_id,
-        user_main_id
-    from id_graph
-    where other_id_type = 'anonymous_id'
-
-),
-
-{#- Facts are mapped to profiles here rather than trusting a stored profile key, so every
-    feature follows the identity graph of this run. #}
-
-profile_orders as (
-
-    select
-        profile_of_user_id.user_main_id,
-        orders.order_status,
-        orders.ordered_at,
-        cast(orders.ordered_at as date) as order_date,
-        orders.revenue_usd,
-        orders.subtotal_usd,
-        orders.refund_amount_usd,
-        orders.has_coupon
-    from orders
-    inner join profile_of_user_id
-        on orders.user_id = profile_of_user_id.user_id
-
-),
-
-profile_items as (
-
-    select
-        profile_of_user_id.customer_key,
-        order_items.product_id,
-        order_items.designer_id,
-        order_items.theme,
-        order_items.theme_genre,
-        order_items.canvas_group,
-        order_items.product_style,
-        order_items.product_color,
-        order_items.is_apparel,
-        order_items.quantity
-    from order_items
-    inner join profile_of_user_id
-        on order_items.user_id = profile_of_user_id.user_id
-    where order_items.order_status = 'completed'
-
-),
-
-profile_events as (
-
-    select
-        coalesce(by_user_id.user_main_id, by_anonymous_id.user_main_id) as user_main_id,
-        identify_events.event_at,
-        identify_events.source_sdk
-    from identify_events
-    left join profile_of_user_id as by_user_id
-        on identify_events.user_id = by_user_id.user_id
-    left join profile_of_anonymous_id as by_anonymous_id
-        on identify_events.anonymous_id = by_anonymous_id.anonymous_id
-    where coalesce(by_user_id.user_main_id, by_anonymous_id.user_main_id) is not null
-
-),
-
-order_features as (
-
-    select
-        user_main_id,
-        count(case when order_status = 'completed' then 1 end) as total_orders,
-        sum(case when order_status = 'completed' then revenue_usd else 0 end)
-            as lifetime_revenue_usd,
-        sum(case when order_status = 'completed' then subtotal_usd else 0 end)
-            as lifetime_sales_subtotal_usd,
-        min(case when order_status = 'completed' then order_date end) as first_order_date,
-        max(case when order_status = 'completed' then order_date end) as last_order_date,
-        count(case when order_status = 'refunded' then 1 end) as total_refunded_orders,
-        sum(case when order_status = 'refunded' then refund_amount_usd else 0 end)
-            as total_refund_amount_usd,
-        count(case when order_status = 'cancelled' then 1 end) as total_cancelled_orders,
-        count(case when order_status = 'completed' and has_coupon then 1 end)
-            as total_coupon_orders,
-        min(ordered_at) as first_order_placed_at,
-        max(ordered_at) as last_order_placed_at
-    from profile_orders
-    group by user_main_id
-
-),
-
-{#- One aggregate per attribute, on the integer customer_key: a single pass with grouping sets
-    over all attributes, keyed by the long user_main_id, was much slower (docs/benchmarks.md). #}
-{% for attribute in counted_attributes %}
-{{ attribute }}_quantities as (
-
-    select
-        customer_key,
-        {{ attribute }} as attribute_value,
-        sum(quantity) as quantity
-    from profile_items
-    where {{ attribute }} is not null
-    group by customer_key, {{ attribute }}
-
-),
-
-{{ attribute }}_stats as (
-
-    select
-        customer_key,
-        count(*) as distinct_values,
-        max(quantity) as top_quantity
-    from {{ attribute }}_quantities
-    group by customer_key
-
-),
-{% endfor %}
-{#- The favourite is the value bought in the largest quantity; min() breaks ties
-    alphabetically. #}
-{%- for attribute in favorite_attributes %}
-favorite_{{ attribute }} as (
-
-    select
-        {{ attribute }}_quantities.customer_key,
-        min({{ attribute }}_quantities.attribute_value) as favorite_{{ attribute }}
-    from {{ attribute }}_quantities
-    inner join {{ attribute }}_stats
-        on
-            {{ attribute }}_quantities.customer_key = {{ attribute }}_stats.customer_key
-            and {{ attribute }}_quantities.quantity = {{ attribute }}_stats.top_quantity
-    group by {{ attribute }}_quantities.customer_key
-
-),
-{% endfor %}
-item_totals as (
-
-    select
-        customer_key,
-        cast(sum(quantity) as {{ dbt.type_bigint() }}) as total_order_items,
-        cast(
-            sum(case when is_apparel then quantity else 0 end) as {{ dbt.type_bigint() }}
-        ) as total_apparel_items
-    from profile_items
-    group by customer_key
-
-),
-
-item_features as (
-
-    select
-        item_totals.customer_key,
-        item_totals.total_order_items,
-        product_id_stats.distinct_values as total_unique_products,
-        designer_id_stats.distinct_values as total_unique_designers,
-        theme_stats.distinct_values as unique_themes_purchased,
-        theme_genre_stats.distinct_values as unique_theme_genres_purchased,
-        canvas_group_stats.distinct_values as unique_canvas_groups_purchased,
-        item_totals.total_apparel_items,
-        {% for attribute in favorite_attributes -%}
-        favorite_{{ attribute }}.favorite_{{ attribute }},
-        {% endfor -%}
-        {#- a product missing from the catalogue counts as non-apparel, so the two add up #}
-        item_totals.total_order_items - item_totals.total_apparel_items as total_non_apparel_items
-    from item_totals
-    {% for attribute in counted_attributes -%}
-    left join {{ attribute }}_stats
-        on item_totals.customer_key = {{ attribute }}_stats.customer_key
-    {% endfor -%}
-    {% for attribute in favorite_attributes -%}
-    left join favorite_{{ attribute }}
-        on item_totals.customer_key = favorite_{{ attribute }}.customer_key
-    {% endfor %}
-),
-
-activity_features as (
-
-    select
-        user_main_id,
-        count(*) as identify_event_count,
-        min(event_at) as first_identified_at,
-        max(event_at) as last_identified_at,
-        max(case when source_sdk = 'js' then 1 else 0 end) = 1 as has_web_activity,
-        max(case when source_sdk = 'ruby' then 1 else 0 end) = 1 as has_server_activity
-    from profile_events
-    group by user_main_id
-
-),
-
-joined as (
-
-    select
-        customers.user_main_id,
-        coalesce(order_features.total_orders, 0) as total_orders,
-        coalesce(item_features.total_order_items, 0) as total_order_items,
-        coalesce(order_features.lifetime_revenue_usd, 0) as lifetime_revenue_usd,
-        coalesce(order_features.lifetime_sales_subtotal_usd, 0) as lifetime_sales_subtotal_usd,
-        order_features.first_order_date,
-        order_features.last_order_date,
-        coalesce(order_features.total_refunded_orders, 0) as total_refunded_orders,
-        coalesce(order_features.total_refund_amount_usd, 0) as total_refund_amount_usd,
-        coalesce(order_features.total_cancelled_orders, 0) as total_cancelled_orders,
-        coalesce(order_features.total_coupon_orders, 0) as total_coupon_orders,
-        coalesce(item_features.total_unique_products, 0) as total_unique_products,
-        coalesce(item_features.total_unique_designers, 0) as total_unique_designers,
-        {% for attribute in favorite_attributes -%}
-        item_features.favorite_{{ attribute }},
-        {% endfor -%}
-        coalesce(item_features.unique_themes_purchased, 0) as unique_themes_purchased,
-        coalesce(item_features.unique_theme_genres_purchased, 0) as unique_theme_genres_purchased,
-        coalesce(item_features.unique_canvas_groups_purchased, 0) as unique_canvas_groups_purchased,
-        coalesce(item_features.total_apparel_items, 0) as total_apparel_items,
-        coalesce(item_features.total_non_apparel_items, 0) as total_non_apparel_items,
-        customers.count_user_ids,
-        customers.count_anonymous_ids,
-        coalesce(activity_features.identify_event_count, 0) as identify_event_count,
-        coalesce(activity_features.has_web_activity, false) as has_web_activity,
-        coalesce(activity_features.has_server_activity, false) as has_server_activity,
-        {#- Earliest/latest sign of the profile: an identify event or an order of any status;
-            least/greatest of two coalesces, as Snowflake's least() is null if any input is. #}
-        least(
-            coalesce(activity_features.first_identified_at, order_features.first_order_placed_at),
-            coalesce(order_features.first_order_placed_at, activity_features.first_identified_at)
-        ) as first_seen_at,
-        greatest(
-            coalesce(activity_features.last_identified_at, order_features.last_order_placed_at),
-            coalesce(order_features.last_order_placed_at, activity_features.last_identified_at)
-        ) as last_seen_at,
+        *,
         {{ reference_date() }} as reference_date
-    from customers
-    left join order_features
-        on customers.user_main_id = order_features.user_main_id
-    left join item_features
-        on customers.customer_key = item_features.customer_key
-    left join activity_features
-        on customers.user_main_id = activity_features.user_main_id
+    from profile_features
 
 ),
 
@@ -326,7 +40,7 @@ features as (
             as days_since_first_order,
         total_orders > 1 as is_repeat_buyer,
         total_coupon_orders > 0 as has_used_coupon
-    from joined
+    from dated
 
 ),
 

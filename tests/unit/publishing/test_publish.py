@@ -18,7 +18,7 @@ from include.publishing.build import (
     schema_map,
 )
 from include.publishing.export import Superseded, export_features
-from include.publishing.publish import gate_status, publish
+from include.publishing.publish import INTERNAL, gate_status, publish
 from include.quality.report import RESULTS_DDL
 from include.warehouse.db import Db
 
@@ -105,11 +105,17 @@ def test_publish_drops_views_of_models_gone_and_keeps_tables_of_its_own(db: Db) 
     assert db.table_exists("stitching.kept_history")
 
 
-def test_models_internal_tables_get_no_view(db: Db) -> None:
-    run(db, "r1", ["ann"], "pass", extra_model="int_id_components__cc_state")
-    assert db.table_exists("stitching__blue.int_id_components__cc_state")
-    assert not any(db.table_exists(f"{layer}.int_id_components__cc_state") for layer in published_layers())
+@pytest.mark.parametrize("internal", ["int_id_components__cc_state", "dim_customers__features"])
+def test_models_internal_tables_get_no_view(db: Db, internal: str) -> None:
+    run(db, "r1", ["ann"], "pass", extra_model=internal)
+    assert db.table_exists(f"stitching__blue.{internal}")
+    assert not any(db.table_exists(f"{layer}.{internal}") for layer in published_layers())
     assert db.table_exists("stitching.stitching_model")
+
+
+def test_only_internal_names_are_internal() -> None:
+    assert not [n for n in ("dim_customers", "with_user_id", "features_daily", "dim_customers__features_v2")
+                if INTERNAL.search(n)]
 
 
 def test_a_warehouse_from_before_publishing_gets_views_for_its_tables(db: Db) -> None:
