@@ -61,7 +61,7 @@
 
   {{ drop_relation_if_exists(preexisting_intermediate_relation) }}
   {{ drop_relation_if_exists(preexisting_backup_relation) }}
-  {% do latest_landed_drop_work_tables(work) %}
+  {% do drop_work_tables(work) %}
 
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
@@ -81,7 +81,7 @@
   {% do persist_docs(target_relation, model) %}
   {{ adapter.commit() }}
   {{ drop_relation_if_exists(backup_relation) }}
-  {% do latest_landed_drop_work_tables(work) %}
+  {% do drop_work_tables(work) %}
   {{ run_hooks(post_hooks, inside_transaction=False) }}
 
   {{ return({'relations': [target_relation]}) }}
@@ -425,20 +425,5 @@
 {#- The work tables of one model, <model>__ll_<name> in its schema: the affected files, the
     affected keys of the table's rows, the new rows. -#}
 {% macro latest_landed_work_tables(relation) %}
-  {%- set work = {} -%}
-  {%- for name, suffix in [('files', 'files'), ('staged_keys', 'keys'), ('new_rows', 'rows')] -%}
-    {%- do work.update({name: api.Relation.create(
-          database=relation.database,
-          schema=relation.schema,
-          identifier=relation.identifier ~ '__ll_' ~ suffix,
-          type='table')}) -%}
-  {%- endfor -%}
-  {{ return(work) }}
-{% endmacro %}
-
-
-{% macro latest_landed_drop_work_tables(work) %}
-  {%- for relation in work.values() -%}
-    {% do adapter.drop_relation(relation) %}
-  {%- endfor -%}
+  {{ return(work_tables(relation, 'll', {'files': 'files', 'staged_keys': 'keys', 'new_rows': 'rows'})) }}
 {% endmacro %}

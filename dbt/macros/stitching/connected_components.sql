@@ -65,7 +65,7 @@
 
   {{ drop_relation_if_exists(preexisting_intermediate_relation) }}
   {{ drop_relation_if_exists(preexisting_backup_relation) }}
-  {% do connected_components_drop_work_tables(work) %}
+  {% do drop_work_tables(work) %}
 
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
@@ -75,7 +75,7 @@
   {%- set outcome = connected_components_rounds(dirty.edges_sql, work, max_rounds) -%}
 
   {% if not outcome.converged %}
-    {% do connected_components_drop_work_tables(work) %}
+    {% do drop_work_tables(work) %}
     {% do connected_components_log(log_relation, outcome.rounds, none, none) %}
     {% do adapter.commit() %}
     {%- set last = outcome.rounds[-1] -%}
@@ -114,7 +114,7 @@
   {% do adapter.drop_relation(state_relation) %}
   {{ adapter.rename_relation(work.state_next, state_relation) }}
 
-  {% do connected_components_drop_work_tables(work) %}
+  {% do drop_work_tables(work) %}
   {% do connected_components_log(log_relation, outcome.rounds, nodes, components) %}
 
   {{ run_hooks(post_hooks, inside_transaction=True) }}
@@ -132,23 +132,8 @@
 {#- The work tables of one model: two edge lists and two parent tables used alternately, round 1's
     parents, the later rounds' parents and a scratch table to compress them. -#}
 {% macro connected_components_work_tables(relation) %}
-  {%- set work = {} -%}
-  {%- for name in ['input', 'changed_nodes', 'dirty_components', 'dirty_nodes', 'edges', 'edges_next',
-                   'parents', 'parents_next', 'first', 'later', 'later_scratch', 'resolved', 'state_next'] -%}
-    {%- do work.update({name: api.Relation.create(
-          database=relation.database,
-          schema=relation.schema,
-          identifier=relation.identifier ~ '__cc_' ~ name,
-          type='table')}) -%}
-  {%- endfor -%}
-  {{ return(work) }}
-{% endmacro %}
-
-
-{% macro connected_components_drop_work_tables(work) %}
-  {%- for relation in work.values() -%}
-    {% do adapter.drop_relation(relation) %}
-  {%- endfor -%}
+  {{ return(work_tables(relation, 'cc', ['input', 'changed_nodes', 'dirty_components', 'dirty_nodes', 'edges',
+      'edges_next', 'parents', 'parents_next', 'first', 'later', 'later_scratch', 'resolved', 'state_next'])) }}
 {% endmacro %}
 
 
