@@ -612,7 +612,7 @@ def run(sizes: list[int], seed: int, scenarios: list[str], formats: list[str], w
             incremental = scenario_incremental(landings["parquet"], workdir, airflow_home, size, reference_date)
             for row in incremental:
                 emit(row)
-            _require_equal_to_rebuild(incremental[1])
+            _require_equal_to_rebuild(next(row for row in incremental if row["scenario"] == "incremental"))
     return {
         "started_load_avg": None, "sizes": sizes, "seed": seed, "scenarios": scenarios, "formats": formats,
         "reference_date": reference_date, "generate_seconds": generated, "rows": rows,
