@@ -1,9 +1,10 @@
 """dim_customers__features recomputes only the profiles an incremental run touches, and dim_customers
-built on it still equals a full rebuild.
+built on it, like fct_order_items (rewritten by changed files), still equals a full rebuild.
 
 One warehouse takes a sequence of changes to the landing data, each loaded and followed by a `dbt run`
 WITHOUT --full-refresh; after each, a copy of the same raw data is rebuilt with --full-refresh and:
-  - dim_customers (every column) and dim_customers__features (but the invocation stamp) are equal;
+  - dim_customers and fct_order_items (every column) and dim_customers__features (but the
+    invocation stamp) are equal;
   - the profiles the incremental run recomputed (their dbt_invocation_id changed) are exactly those
     whose fingerprint is new or different in the rebuild, and all of them belong to the ids or
     products the step changed (or to a profile whose members changed): nothing else is recomputed;
@@ -172,9 +173,12 @@ STEPS: list[Callable[[Landing], Change]] = [
 # --- running and comparing -------------------------------------------------------------------------
 
 
+COMPARED = {"marts.dim_customers": "user_main_id", FEATURES: "user_main_id", "marts.fct_order_items": "order_item_id"}
+
+
 def table(warehouse: Path, name: str) -> pd.DataFrame:
     frame = query(warehouse, f"select * from {name}")
-    return frame.drop(columns=["dbt_invocation_id"], errors="ignore").sort_values("user_main_id").reset_index(
+    return frame.drop(columns=["dbt_invocation_id"], errors="ignore").sort_values(COMPARED[name]).reset_index(
         drop=True)
 
 
@@ -239,7 +243,7 @@ def test_incremental_steps_recompute_only_touched_profiles_and_equal_a_full_rebu
         logged = TOUCHED.findall(log_since(log, start))
         dbt(rebuild, tmp_path / "rebuild-runs", "run", "--full-refresh")
 
-        for name in ("marts.dim_customers", FEATURES):
+        for name in COMPARED:
             pd.testing.assert_frame_equal(table(incremental, name), table(rebuild, name), obj=f"{where}: {name}")
 
         after = stamps(incremental)
@@ -326,6 +330,11 @@ def test_one_incremental_step_on_snowflake_sql_via_fakesnow(tmp_path: Path, snow
         return read(database, "select * from marts.dim_customers order by user_main_id")
 
     pd.testing.assert_frame_equal(customers("c360_marts_inc"), customers("c360_marts_full"))
+
+    def order_items(database: str) -> pd.DataFrame:
+        return read(database, "select * from marts.fct_order_items order by order_item_id")
+
+    pd.testing.assert_frame_equal(order_items("c360_marts_inc"), order_items("c360_marts_full"))
 
     def features(database: str) -> pd.DataFrame:
         return read(database, f"select * from {FEATURES} order by user_main_id").drop(columns=["dbt_invocation_id"])

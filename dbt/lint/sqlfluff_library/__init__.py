@@ -108,7 +108,7 @@ def reference_date():
     return "current_date"
 
 
-def delete_vanished_rows(key, upstream):
+def delete_vanished_rows(key, upstream, landed_file_sha=None):
     return ""
 
 
@@ -127,10 +127,6 @@ def safe_divide(numerator, denominator):
     )
 
 
-def row_fingerprint(columns):
-    return f"cast(hash({', '.join(columns)}) as varchar)"
-
-
 def row_hash(columns):
     return f"hash({', '.join(columns)})"
 
@@ -145,7 +141,8 @@ def log_touched_profiles():
 
 # --- dbt context values a model may read ------------------------------------------------------------
 invocation_id = "00000000-0000-0000-0000-000000000000"
-model = {"raw_code": ""}
+def model_code_hash():
+    return "0" * 32
 
 
 def local_md5(value):

@@ -42,8 +42,9 @@
 {%- set event_columns = [
     'profile_events.identify_event_key', 'profile_events.event_at', 'profile_events.source_sdk'
 ] -%}
-{#- A change of this model's code changes every fingerprint, so every profile is recomputed. #}
-{%- set code_hash = local_md5(model.raw_code) -%}
+{#- A change of this model's code, or of a model it reads, changes every fingerprint, so every
+    profile is recomputed. #}
+{%- set code_hash = model_code_hash() -%}
 
 with id_graph as (
 

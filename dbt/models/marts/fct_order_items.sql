@@ -4,20 +4,33 @@
         unique_key='order_item_id',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
-        post_hook="{{ delete_vanished_rows('order_item_id', ref('stg_shop__order_items')) }}",
+        post_hook="{{ delete_vanished_rows(
+            'order_item_id', ref('stg_shop__order_items'), 'line_landed_file_sha256'
+        ) }}",
     )
 }}
 {#- Line items are append-only, but what a line carries is not: its order can be refunded later
-    and a product re-categorised. An incremental run therefore (re)writes every line that is new
-    or whose fingerprint changed, and the post-hook drops lines that left the source, so the table
-    always equals a full refresh. -#}
-{%- set fingerprinted = [
-    'order_id', 'user_id', 'order_status', 'ordered_at', 'product_id', 'design_id', 'quantity',
-    'unit_price_usd', 'product_name', 'product_style', 'product_color', 'canvas_group',
-    'is_apparel', 'designer_id', 'theme', 'theme_genre',
-] -%}
+    and a product re-categorised. Every line stores the landed_file_sha256 of the four staging rows
+    it was built from (line, order, product, design) and the code hash of this model and of those.
 
-with order_items as (
+    A staging row changes only with the content of the files its key is in, and staging carries the
+    file's SHA, so the files whose content changed since this table was built are the SHAs one side
+    has and the other not (per input: staging's distinct SHAs against this table's). An incremental
+    run rewrites the lines of those files, of the orders, products and designs of those files, and
+    of an unknown (null) SHA; a code change rewrites every line. The post-hook drops lines that left
+    the source. Comparing with the table's own rows keeps this equal to a full refresh however old
+    they are (each blue/green colour has its own), and it reads one column of each input instead of
+    hashing every line. -#}
+{#- Per input: the CTE of its staging rows and their key. #}
+{%- set inputs = {
+    'line': ('landed_order_items', 'order_item_id'),
+    'order': ('orders', 'order_id'),
+    'product': ('products', 'product_id'),
+    'design': ('designs', 'design_id'),
+} -%}
+{%- set code_hash = model_code_hash() -%}
+
+with landed_order_items as (
 
     select * from {{ ref('stg_shop__order_items') }}
 
@@ -40,6 +53,97 @@ designs as (
     select * from {{ ref('stg_shop__designs') }}
 
 ),
+
+{% if is_incremental() -%}
+
+built_lines as (
+
+    select * from {{ this }}
+
+),
+
+{%- for input, (relation, key) in inputs.items() %}
+
+{#- A null on either side is an unknown content: always changed (set operators treat nulls
+    as equal, so it is added explicitly). #}
+
+changed_{{ input }}_files as (
+
+    (
+        select {{ relation }}.landed_file_sha256 from {{ relation }}
+        except
+        select built_lines.{{ input }}_landed_file_sha256 from built_lines
+    )
+    union
+    (
+        select built_lines.{{ input }}_landed_file_sha256 from built_lines
+        where built_lines.{{ input }}_landed_file_sha256 is not null
+        except
+        select {{ relation }}.landed_file_sha256 from {{ relation }}
+    )
+
+),
+
+changed_{{ input }}_keys as (
+
+    select {{ relation }}.{{ key }} from {{ relation }}
+    where
+        {{ relation }}.landed_file_sha256 is null
+        or {{ relation }}.landed_file_sha256 in (
+            select changed_{{ input }}_files.landed_file_sha256 from changed_{{ input }}_files
+        )
+
+),
+
+{%- endfor %}
+
+lines_to_write as (
+
+    select changed_line_keys.order_item_id from changed_line_keys
+
+    union
+
+    select landed_order_items.order_item_id from landed_order_items
+    where
+        landed_order_items.order_id in (select changed_order_keys.order_id from changed_order_keys)
+        or landed_order_items.product_id in (
+            select changed_product_keys.product_id from changed_product_keys
+        )
+        or landed_order_items.design_id in (
+            select changed_design_keys.design_id from changed_design_keys
+        )
+
+    union
+
+    {#- The stored side: lines built from contents that are gone, or by other code. #}
+    select built_lines.order_item_id from built_lines
+    where
+        built_lines.line_landed_file_sha256 is null
+        or built_lines.inputs_code_hash is distinct from '{{ code_hash }}'
+        {%- for input in inputs %}
+        or built_lines.{{ input }}_landed_file_sha256 in (
+            select changed_{{ input }}_files.landed_file_sha256 from changed_{{ input }}_files
+        )
+        {%- endfor %}
+
+),
+
+order_items as (
+
+    select * from landed_order_items
+    where order_item_id in (select lines_to_write.order_item_id from lines_to_write)
+
+),
+
+{%- else %}
+
+order_items as (
+
+    select * from landed_order_items
+
+),
+
+{%- endif %}
 
 {#- Left joins: an item whose order or product is missing upstream (flagged by staging's warn
     tests) is still a sale line; it just lacks that context. #}
@@ -64,7 +168,11 @@ joined as (
         products.is_apparel,
         designs.designer_id,
         designs.theme,
-        designs.theme_genre
+        designs.theme_genre,
+        order_items.landed_file_sha256 as line_landed_file_sha256,
+        orders.landed_file_sha256 as order_landed_file_sha256,
+        products.landed_file_sha256 as product_landed_file_sha256,
+        designs.landed_file_sha256 as design_landed_file_sha256
     from order_items
     left join orders
         on order_items.order_id = orders.order_id
@@ -100,16 +208,13 @@ final as (
         designer_id,
         theme,
         theme_genre,
-        {{ row_fingerprint(fingerprinted) }} as row_fingerprint
+        line_landed_file_sha256,
+        order_landed_file_sha256,
+        product_landed_file_sha256,
+        design_landed_file_sha256,
+        '{{ code_hash }}' as inputs_code_hash
     from joined
 
 )
 
-select final.* from final
-{% if is_incremental() %}
-left join {{ this }} as already_loaded
-    on final.order_item_id = already_loaded.order_item_id
-where
-    already_loaded.order_item_id is null
-    or already_loaded.row_fingerprint <> final.row_fingerprint
-{% endif %}
+select * from final
