@@ -284,7 +284,7 @@ def test_incremental_run_equals_full_refresh(built: tuple[Path, Path, Path]) -> 
 
 def test_incremental_run_leaves_unchanged_rows_alone(built: tuple[Path, Path, Path]) -> None:
     """Guards the point of being incremental: over unchanged sources, a rerun rewrites no row. A
-    value tampered with in place (fingerprint untouched) survives an incremental run; only a full
+    value tampered with in place (its file SHAs untouched) survives an incremental run; only a full
     refresh restores it."""
     _, warehouse, tmp = built
     rerun = tmp / "rerun.duckdb"
@@ -300,3 +300,25 @@ def test_incremental_run_leaves_unchanged_rows_alone(built: tuple[Path, Path, Pa
     assert query(rerun, tampered).n[0] == 2
     dbt(rerun, tmp, "run", "--select", "fct_order_items", "fct_identify_events", "--full-refresh")
     assert query(rerun, tampered).n[0] == 0
+
+
+@pytest.mark.parametrize("state", ["from before the state columns", "written by other code"])
+def test_order_items_state_not_of_this_code_is_rewritten_whole(built: tuple[Path, Path, Path], state: str) -> None:
+    """A warehouse upgraded from an fct_order_items without the SHA columns (every production one),
+    or whose lines another version of the code wrote, must not be trusted: the incremental run
+    rewrites every line (a tampered value goes) and equals the full build."""
+    _, warehouse, tmp = built
+    upgraded = tmp / f"upgraded-{len(state)}.duckdb"
+    copy_warehouse(warehouse, upgraded)
+    with duckdb.connect(str(upgraded)) as con:
+        con.execute("update marts.fct_order_items set product_name = 'tampered' where order_item_id = 'i0000000'")
+        if state == "written by other code":
+            con.execute("update marts.fct_order_items set inputs_code_hash = 'other code'")
+        else:
+            for column in ("line", "order", "product", "design"):
+                con.execute(f"alter table marts.fct_order_items drop column {column}_landed_file_sha256")
+            con.execute("alter table marts.fct_order_items drop column inputs_code_hash")
+
+    dbt(upgraded, tmp, "run", "--select", "fct_order_items")
+    items = "marts.fct_order_items"
+    pd.testing.assert_frame_equal(snapshot(upgraded)[items], snapshot(warehouse)[items], obj=state)

@@ -21,13 +21,19 @@
     the source. Comparing with the table's own rows keeps this equal to a full refresh however old
     they are (each blue/green colour has its own), and it reads one column of each input instead of
     hashing every line. -#}
-{#- Per input: the CTE of its staging rows and their key. #}
+{#- Per input: its staging model and key. #}
 {%- set inputs = {
-    'line': ('landed_order_items', 'order_item_id'),
-    'order': ('orders', 'order_id'),
-    'product': ('products', 'product_id'),
-    'design': ('designs', 'design_id'),
+    'line': ('stg_shop__order_items', 'order_item_id'),
+    'order': ('stg_shop__orders', 'order_id'),
+    'product': ('stg_shop__products', 'product_id'),
+    'design': ('stg_shop__designs', 'design_id'),
 } -%}
+{#- The table's own state. A table built before these columns, or by other code, is rewritten
+    whole (the full path: no key sets of every line). #}
+{%- set state_columns = [
+    'line_landed_file_sha256', 'order_landed_file_sha256', 'product_landed_file_sha256',
+    'design_landed_file_sha256', 'inputs_code_hash',
+] -%}
 {%- set code_hash = model_code_hash() -%}
 
 with landed_order_items as (
@@ -54,42 +60,51 @@ designs as (
 
 ),
 
-{% if is_incremental() -%}
-
-built_lines as (
-
-    select * from {{ this }}
-
-),
+{% if is_incremental_with(state_columns, code_hash) -%}
 
 {%- for input, (relation, key) in inputs.items() %}
 
-{#- A null on either side is an unknown content: always changed (set operators treat nulls
-    as equal, so it is added explicitly). #}
+{#- The change-finding CTEs read the tables directly, not through the import CTEs: DuckDB
+    materializes a CTE read more than once, a copy of every line. The distinct contents first: a
+    few SHAs per input, not one per row, meet in the set operators. A null on either side is an unknown content: always changed (set operators treat
+    nulls as equal, so it is added explicitly below). #}
+
+landed_{{ input }}_files as (
+
+    select distinct staged.landed_file_sha256 from {{ ref(relation) }} as staged
+
+),
+
+built_{{ input }}_files as (
+
+    select distinct built_lines.{{ input }}_landed_file_sha256 as landed_file_sha256
+    from {{ this }} as built_lines
+
+),
 
 changed_{{ input }}_files as (
 
     (
-        select {{ relation }}.landed_file_sha256 from {{ relation }}
+        select landed_{{ input }}_files.landed_file_sha256 from landed_{{ input }}_files
         except
-        select built_lines.{{ input }}_landed_file_sha256 from built_lines
+        select built_{{ input }}_files.landed_file_sha256 from built_{{ input }}_files
     )
     union
     (
-        select built_lines.{{ input }}_landed_file_sha256 from built_lines
-        where built_lines.{{ input }}_landed_file_sha256 is not null
+        select built_{{ input }}_files.landed_file_sha256 from built_{{ input }}_files
+        where built_{{ input }}_files.landed_file_sha256 is not null
         except
-        select {{ relation }}.landed_file_sha256 from {{ relation }}
+        select landed_{{ input }}_files.landed_file_sha256 from landed_{{ input }}_files
     )
 
 ),
 
 changed_{{ input }}_keys as (
 
-    select {{ relation }}.{{ key }} from {{ relation }}
+    select staged.{{ key }} from {{ ref(relation) }} as staged
     where
-        {{ relation }}.landed_file_sha256 is null
-        or {{ relation }}.landed_file_sha256 in (
+        staged.landed_file_sha256 is null
+        or staged.landed_file_sha256 in (
             select changed_{{ input }}_files.landed_file_sha256 from changed_{{ input }}_files
         )
 
@@ -97,41 +112,42 @@ changed_{{ input }}_keys as (
 
 {%- endfor %}
 
-lines_to_write as (
+{#- Lines whose stored input content is gone while that input's key is in no changed file: the
+    key moved to an unchanged file or went. A key in a changed file is already selected below, so
+    a replaced file (a new catalogue, say) does not list its lines twice. #}
 
-    select changed_line_keys.order_item_id from changed_line_keys
+lines_of_gone_contents as (
 
-    union
-
-    select landed_order_items.order_item_id from landed_order_items
-    where
-        landed_order_items.order_id in (select changed_order_keys.order_id from changed_order_keys)
-        or landed_order_items.product_id in (
-            select changed_product_keys.product_id from changed_product_keys
-        )
-        or landed_order_items.design_id in (
-            select changed_design_keys.design_id from changed_design_keys
-        )
-
-    union
-
-    {#- The stored side: lines built from contents that are gone, or by other code. #}
-    select built_lines.order_item_id from built_lines
+    select built_lines.order_item_id from {{ this }} as built_lines
     where
         built_lines.line_landed_file_sha256 is null
-        or built_lines.inputs_code_hash is distinct from '{{ code_hash }}'
-        {%- for input in inputs %}
-        or built_lines.{{ input }}_landed_file_sha256 in (
+    {%- for input, (relation, key) in inputs.items() %}
+    or (
+        built_lines.{{ input }}_landed_file_sha256 in (
             select changed_{{ input }}_files.landed_file_sha256 from changed_{{ input }}_files
         )
-        {%- endfor %}
+        and built_lines.{{ key }} not in (
+            select changed_{{ input }}_keys.{{ key }} from changed_{{ input }}_keys
+        )
+    )
+    {%- endfor %}
 
 ),
 
 order_items as (
 
     select * from landed_order_items
-    where order_item_id in (select lines_to_write.order_item_id from lines_to_write)
+    where
+        landed_file_sha256 is null
+        or landed_file_sha256 in (
+            select changed_line_files.landed_file_sha256 from changed_line_files
+        )
+        or order_id in (select changed_order_keys.order_id from changed_order_keys)
+        or product_id in (select changed_product_keys.product_id from changed_product_keys)
+        or design_id in (select changed_design_keys.design_id from changed_design_keys)
+        or order_item_id in (
+            select lines_of_gone_contents.order_item_id from lines_of_gone_contents
+        )
 
 ),
 
