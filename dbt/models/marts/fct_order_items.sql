@@ -62,16 +62,17 @@ designs as (
 
 {% if is_incremental_with(state_columns, code_hash) -%}
 
-{%- for input, (relation, key) in inputs.items() %}
+{#- Per input, the files whose content changed and the keys in them. These CTEs read the tables
+    directly, not the import CTEs: DuckDB materializes a CTE read more than once, which would copy
+    every line. The distinct contents come first, so a few SHAs per input, not one per row, meet in
+    the set operators. A null SHA on either side is an unknown content: always changed (set
+    operators treat nulls as equal, so it is added explicitly). #}
 
-{#- The change-finding CTEs read the tables directly, not through the import CTEs: DuckDB
-    materializes a CTE read more than once, a copy of every line. The distinct contents first: a
-    few SHAs per input, not one per row, meet in the set operators. A null on either side is an unknown content: always changed (set operators treat
-    nulls as equal, so it is added explicitly below). #}
+{%- for input, (staging_model, key) in inputs.items() %}
 
 landed_{{ input }}_files as (
 
-    select distinct staged.landed_file_sha256 from {{ ref(relation) }} as staged
+    select distinct staged.landed_file_sha256 from {{ ref(staging_model) }} as staged
 
 ),
 
@@ -101,7 +102,7 @@ changed_{{ input }}_files as (
 
 changed_{{ input }}_keys as (
 
-    select staged.{{ key }} from {{ ref(relation) }} as staged
+    select staged.{{ key }} from {{ ref(staging_model) }} as staged
     where
         staged.landed_file_sha256 is null
         or staged.landed_file_sha256 in (
@@ -121,7 +122,7 @@ lines_of_gone_contents as (
     select built_lines.order_item_id from {{ this }} as built_lines
     where
         built_lines.line_landed_file_sha256 is null
-    {%- for input, (relation, key) in inputs.items() %}
+    {%- for input, (staging_model, key) in inputs.items() %}
     or (
         built_lines.{{ input }}_landed_file_sha256 in (
             select changed_{{ input }}_files.landed_file_sha256 from changed_{{ input }}_files
