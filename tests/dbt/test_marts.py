@@ -322,3 +322,33 @@ def test_order_items_state_not_of_this_code_is_rewritten_whole(built: tuple[Path
     dbt(upgraded, tmp, "run", "--select", "fct_order_items")
     items = "marts.fct_order_items"
     pd.testing.assert_frame_equal(snapshot(upgraded)[items], snapshot(warehouse)[items], obj=state)
+
+
+def test_an_order_whose_latest_copy_moves_back_to_an_earlier_file_reaches_its_items(
+        built: tuple[Path, Path, Path]) -> None:
+    """The refund's file is re-landed without it, so the order's latest copy is the earlier,
+    unchanged file's again: no file of that content is new, and only the stored SHA that went tells
+    the order's lines to be rewritten."""
+    landing, warehouse, tmp = built
+    changed = tmp / "landing_moved_back"
+    shutil.copytree(landing, changed)
+    change_sources(changed)
+    incremental = tmp / "moved_back.duckdb"
+    copy_warehouse(warehouse, incremental)
+    load(changed, incremental)
+    dbt(incremental, tmp, "run")
+    refunded = "select distinct order_status from marts.fct_order_items where order_id = 'o000000'"
+    assert list(query(incremental, refunded).order_status) == ["refunded"]
+
+    orders = changed / "orders" / "part-1.csv"
+    header, _refund, new_order = orders.read_text().splitlines(keepends=True)
+    orders.write_text(header + new_order)
+    load(changed, incremental)
+    rebuild = tmp / "moved_back_rebuild.duckdb"
+    copy_warehouse(incremental, rebuild)
+    dbt(incremental, tmp, "run")
+    dbt(rebuild, tmp, "run", "--full-refresh")
+
+    assert list(query(incremental, refunded).order_status) != ["refunded"]
+    items = "marts.fct_order_items"
+    pd.testing.assert_frame_equal(snapshot(incremental)[items], snapshot(rebuild)[items])
