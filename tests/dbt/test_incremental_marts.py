@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.dbt.test_marts import copy_warehouse, dbt, load, query
+from tests.support.dbt_duckdb import copy_warehouse, dbt, load, query
 from tests.support.marts_fixtures import make_landing
 
 pytestmark = pytest.mark.slow  # a dozen dbt runs of the whole project
@@ -292,7 +292,7 @@ def test_one_incremental_step_on_snowflake_sql_via_fakesnow(tmp_path: Path, snow
     from include.contracts import load_sources
     from include.loading.snowflake_loader import load_source_snowflake
     from include.warehouse.snowflake import snowflake_hook
-    from tests.dbt.test_snowflake_dbt import build_on_snowflake, run_dbt, snowflake_deployment, snowflake_profile
+    from tests.support.snowflake_dbt import build_on_snowflake, run_dbt, snowflake_deployment, snowflake_profile
 
     landing = Landing(make_landing(tmp_path / "landing", customers=60, seed=42))
 

@@ -346,7 +346,7 @@ def on_emulator(emulator: Emulator, database: str, work: Path) -> Iterator[tuple
     """A cursor on `database` of the emulator, and the dbt profile (as Cosmos writes it) and
     environment for it."""
     from include.warehouse.snowflake import snowflake_hook
-    from tests.dbt.test_snowflake_dbt import snowflake_deployment, snowflake_profile
+    from tests.support.snowflake_dbt import snowflake_deployment, snowflake_profile
 
     work.mkdir(parents=True, exist_ok=True)
     with snowflake_deployment(emulator, database, work):
@@ -356,7 +356,7 @@ def on_emulator(emulator: Emulator, database: str, work: Path) -> Iterator[tuple
 
 
 def dbt_snowflake(project: Path, profiles: Path, env: dict[str, str], *args: str) -> str:
-    from tests.dbt.test_snowflake_dbt import DBT, STEP_TIMEOUT
+    from tests.support.snowflake_dbt import DBT, STEP_TIMEOUT
 
     logs = profiles.parent / "logs"
     proc = subprocess.run(

@@ -8,7 +8,6 @@ One warehouse is built per module (make_landing -> loader -> dbt build in-proces
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -17,17 +16,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from dbt.cli.main import dbtRunner
 
 from include.contracts import load_sources
-from include.loading.duckdb_loader import load_all
+from tests.support.dbt_duckdb import REFERENCE_DATE, copy_warehouse, dbt, load, query
 from tests.support.marts_fixtures import make_landing
 
 pytestmark = pytest.mark.slow  # dbt builds of the whole project, full and incremental
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DBT_DIR = PROJECT_ROOT / "dbt"
-REFERENCE_DATE = "2026-11-01"
 PRIMARY_KEYS = {name: source.primary_key for name, source in load_sources().items()}
 MART_TABLES = {
     "marts.fct_order_items": ["order_item_id"],
@@ -41,44 +36,6 @@ MART_TABLES = {
     "analytics.market_basket": ["product_a_id", "product_b_id"],
     "analytics.kpi_summary": ["kpi_name"],
 }
-
-
-def dbt(warehouse: Path, tmp: Path, *args: str) -> None:
-    """Run dbt in-process against warehouse; artifacts go to tmp, never to the project's target/."""
-    previous = os.environ.get("C360_DUCKDB_PATH")
-    os.environ["C360_DUCKDB_PATH"] = str(warehouse)
-    try:
-        result = dbtRunner().invoke([
-            *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-            "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
-            "--vars", f"{{reference_date: '{REFERENCE_DATE}'}}", "--quiet",
-        ])
-    finally:
-        if previous is None:
-            os.environ.pop("C360_DUCKDB_PATH", None)
-        else:
-            os.environ["C360_DUCKDB_PATH"] = previous
-    failed = [f"{r.node.name}: {r.status} {r.message}" for r in (result.result or [])
-              if str(r.status) in ("error", "fail")]
-    assert result.success and not failed, f"dbt {' '.join(args)} failed: {result.exception or failed}"
-
-
-def load(landing: Path, warehouse: Path) -> None:
-    with duckdb.connect(str(warehouse)) as con:
-        load_all(con, landing, run_id="test_marts")
-
-
-def query(warehouse: Path, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(warehouse)) as con:
-        return con.execute(sql).df()
-
-
-def copy_warehouse(source: Path, target: Path) -> None:
-    """dbt-duckdb keeps its in-process connection open, so recent writes may still sit in the WAL:
-    checkpoint them into the file before copying it."""
-    with duckdb.connect(str(source)) as con:
-        con.execute("checkpoint")
-    shutil.copy(source, target)
 
 
 @pytest.fixture(scope="module")

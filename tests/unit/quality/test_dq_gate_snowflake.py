@@ -194,7 +194,7 @@ def dbt_build(snowflake_emulator: Emulator, tmp_path_factory: pytest.TempPathFac
     """The landing loaded by the Snowflake loader and built by dbt-snowflake on the emulator, once for
     this module (tests/dbt/test_snowflake_dbt.py's steps and assertions); returns the work folder."""
     from include.synthetic import generate
-    from tests.dbt.test_snowflake_dbt import build_on_snowflake, failures
+    from tests.support.snowflake_dbt import build_on_snowflake, failures
 
     work = tmp_path_factory.mktemp("gate_snowflake_build")
     landing = work / "landing"
@@ -208,7 +208,7 @@ def dbt_build(snowflake_emulator: Emulator, tmp_path_factory: pytest.TempPathFac
 def test_the_gate_judges_a_real_dbt_build_on_snowflake(snowflake_emulator: Emulator, dbt_build: Path) -> None:
     """The gate on what the Snowflake loader and dbt-snowflake built, through connect_warehouse() and
     the hook's connection, then again after a negative revenue is written into marts.fct_orders."""
-    from tests.dbt.test_snowflake_dbt import snowflake_deployment
+    from tests.support.snowflake_dbt import snowflake_deployment
 
     stamp = json.loads((dbt_build / "landing" / "_generator.json").read_text())["reference_date"]
     reference = (datetime.fromisoformat(stamp.replace("Z", "+00:00")), "synthetic data's reference_date")
