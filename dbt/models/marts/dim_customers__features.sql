@@ -15,8 +15,8 @@
 
     An incremental run recomputes only the touched profiles: new ones, and those whose fingerprint
     differs from the stored one (new, changed or withdrawn orders, lines or identify events, a
-    re-categorised product or design, ids joining or leaving the profile, or a change of this
-    model's code); the post-hook drops profiles that vanished. Comparing with the model's own
+    re-categorised product or design, ids joining or leaving the profile, or a change of the
+    code of this model or of one it reads); the post-hook drops profiles that vanished. Comparing with the model's own
     stored rows, never with what other models say changed, keeps this equal to a full rebuild
     however old the stored rows are (each blue/green colour has its own).
 
