@@ -214,14 +214,22 @@ def change_sources(landing: Path) -> None:
     items_file.write_text("".join(lines[:1] + lines[2:]))
 
 
-def test_incremental_run_equals_full_refresh(built: tuple[Path, Path, Path]) -> None:
+def loaded_changes(built: tuple[Path, Path, Path], name: str) -> tuple[Path, Path]:
+    """(landing, warehouse): a copy of the built landing with change_sources applied, loaded into a
+    copy of the built warehouse (named after `name`), not yet run through dbt."""
     landing, warehouse, tmp = built
-    changed_landing = tmp / "landing_changed"
+    changed_landing = tmp / f"landing_{name}"
     shutil.copytree(landing, changed_landing)
     change_sources(changed_landing)
-    incremental = tmp / "incremental.duckdb"
+    incremental = tmp / f"{name}.duckdb"
     copy_warehouse(warehouse, incremental)
     load(changed_landing, incremental)
+    return changed_landing, incremental
+
+
+def test_incremental_run_equals_full_refresh(built: tuple[Path, Path, Path]) -> None:
+    _, warehouse, tmp = built
+    _, incremental = loaded_changes(built, "incremental")
     before = query(warehouse, "select count(*) as n from marts.fct_order_items").n[0]
 
     dbt(incremental, tmp, "run")
@@ -286,13 +294,8 @@ def test_an_order_whose_latest_copy_moves_back_to_an_earlier_file_reaches_its_it
     """The refund's file is re-landed without it, so the order's latest copy is the earlier,
     unchanged file's again: no file of that content is new, and only the stored SHA that went tells
     the order's lines to be rewritten."""
-    landing, warehouse, tmp = built
-    changed = tmp / "landing_moved_back"
-    shutil.copytree(landing, changed)
-    change_sources(changed)
-    incremental = tmp / "moved_back.duckdb"
-    copy_warehouse(warehouse, incremental)
-    load(changed, incremental)
+    tmp = built[2]
+    changed, incremental = loaded_changes(built, "moved_back")
     dbt(incremental, tmp, "run")
     refunded = "select distinct order_status from marts.fct_order_items where order_id = 'o000000'"
     assert list(query(incremental, refunded).order_status) == ["refunded"]
