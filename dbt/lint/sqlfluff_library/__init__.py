@@ -131,6 +131,10 @@ def safe_divide(numerator, denominator):
     )
 
 
+def model_code_hash():
+    return "0" * 32
+
+
 def row_hash(columns):
     return f"hash({', '.join(columns)})"
 
@@ -145,8 +149,6 @@ def log_touched_profiles():
 
 # --- dbt context values a model may read ------------------------------------------------------------
 invocation_id = "00000000-0000-0000-0000-000000000000"
-def model_code_hash():
-    return "0" * 32
 
 
 def local_md5(value):
