@@ -282,7 +282,8 @@ def test_order_items_state_not_of_this_code_is_rewritten_whole(built: tuple[Path
         else:
             for column in ("line", "order", "product", "design"):
                 con.execute(f"alter table marts.fct_order_items drop column {column}_landed_file_sha256")
-            con.execute("alter table marts.fct_order_items drop column inputs_code_hash")
+            for column in ("inputs_code_hash", "line_content_hash"):
+                con.execute(f"alter table marts.fct_order_items drop column {column}")
 
     dbt(upgraded, tmp, "run", "--select", "fct_order_items")
     items = "marts.fct_order_items"

@@ -1,6 +1,8 @@
-{#- A cheap native 64-bit hash of a row, for order-independent fingerprints of a set of rows
-    (hash_sum). Both DuckDB and Snowflake have a variadic, null-safe hash(); no portable 64-bit hash
-    exists for other adapters, so they get a compile error rather than a weak one. -#}
+{#- A cheap native hash of a row, for order-independent fingerprints of a set of rows (hash_sum).
+    Both DuckDB and Snowflake have a variadic, null-safe 64-bit hash(); no portable one exists for
+    other adapters, so they get a compile error rather than a weak one. It is shifted to 63 bits
+    and cast to bigint, so a stored hash has one signed type on both (DuckDB's is unsigned, and the
+    Snowflake emulator cannot return an unsigned column). -#}
 {% macro row_hash(columns) -%}
     {{ return(adapter.dispatch('row_hash', 'c360')(columns)) }}
 {%- endmacro %}
@@ -10,11 +12,11 @@
 {%- endmacro %}
 
 {% macro duckdb__row_hash(columns) -%}
-    hash({{ columns | join(', ') }})
+    cast(hash({{ columns | join(', ') }}) >> 1 as bigint)
 {%- endmacro %}
 
 {% macro snowflake__row_hash(columns) -%}
-    hash({{ columns | join(', ') }})
+    cast(bitshiftright(hash({{ columns | join(', ') }}), 1) as bigint)
 {%- endmacro %}
 
 {#- An aggregate: the exact sum of a group's row_hash values, as a string. It changes when a row of

@@ -28,16 +28,14 @@
     'theme', 'theme_genre', 'canvas_group', 'product_style', 'product_color'
 ] -%}
 {%- set counted_attributes = ['product_id', 'designer_id'] + favorite_attributes -%}
-{#- Every column the features read, per input; the fingerprint hashes exactly these. #}
+{#- The columns of each input the fingerprint hashes: every column the features read. A profile's
+    lines are its orders' lines (a line's user_id is its order's), so they enter as the order's
+    lines_fingerprint (fct_orders: the exact sum of the hash fct_order_items stores with each line
+    as it writes it), for completed orders only, as the features read: no line is read here. #}
 {%- set order_columns = [
     'orders.order_id', 'orders.order_status', 'orders.ordered_at', 'orders.revenue_usd',
     'orders.subtotal_usd', 'orders.refund_amount_usd', 'orders.has_coupon',
-] -%}
-{%- set item_columns = [
-    'order_items.order_item_id', 'order_items.product_id', 'order_items.designer_id',
-    'order_items.theme', 'order_items.theme_genre', 'order_items.canvas_group',
-    'order_items.product_style', 'order_items.product_color', 'order_items.is_apparel',
-    'order_items.quantity',
+    "case when orders.order_status = 'completed' then orders.lines_fingerprint end",
 ] -%}
 {%- set event_columns = [
     'profile_events.identify_event_key', 'profile_events.event_at', 'profile_events.source_sdk'
@@ -136,8 +134,7 @@ profile_events as (
 ),
 
 {#- One hash per input row of a profile, tagged by input so equal values of two inputs differ:
-    its ids, its orders, its completed lines (the only ones the features read) and its identify
-    events. A cheap pass next to the attribute aggregates below. #}
+    its ids, its orders (with their lines' fingerprint) and its identify events. #}
 
 input_hashes as (
 
@@ -154,16 +151,6 @@ input_hashes as (
     from orders
     inner join profile_of_user_id
         on orders.user_id = profile_of_user_id.user_id
-
-    union all
-
-    select
-        profile_of_user_id.user_main_id,
-        {{ row_hash(["'item'"] + item_columns) }} as row_hash
-    from order_items
-    inner join profile_of_user_id
-        on order_items.user_id = profile_of_user_id.user_id
-    where order_items.order_status = 'completed'
 
     union all
 

@@ -32,7 +32,13 @@
     whole (the full path: no key sets of every line). #}
 {%- set state_columns = [
     'line_landed_file_sha256', 'order_landed_file_sha256', 'product_landed_file_sha256',
-    'design_landed_file_sha256', 'inputs_code_hash',
+    'design_landed_file_sha256', 'inputs_code_hash', 'line_content_hash',
+] -%}
+{#- What a line carries from its inputs; the derived columns below are functions of these. #}
+{%- set content_columns = [
+    'order_item_id', 'order_id', 'user_id', 'order_status', 'ordered_at', 'product_id',
+    'design_id', 'quantity', 'unit_price_usd', 'line_amount_usd', 'product_name', 'product_style',
+    'product_color', 'canvas_group', 'is_apparel', 'designer_id', 'theme', 'theme_genre',
 ] -%}
 {%- set code_hash = model_code_hash() -%}
 
@@ -229,7 +235,10 @@ final as (
         order_landed_file_sha256,
         product_landed_file_sha256,
         design_landed_file_sha256,
-        '{{ code_hash }}' as inputs_code_hash
+        '{{ code_hash }}' as inputs_code_hash,
+        {#- hashed once, when the line is written: fct_orders sums it per order, so the
+            customer features fingerprint orders, not every line #}
+        {{ row_hash(content_columns) }} as line_content_hash
     from joined
 
 )

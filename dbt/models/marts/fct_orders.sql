@@ -26,7 +26,8 @@ item_totals as (
         cast(
             sum(case when is_apparel then quantity else 0 end) as {{ dbt.type_bigint() }}
         ) as apparel_item_quantity,
-        sum(line_amount_usd) as line_amount_usd
+        sum(line_amount_usd) as line_amount_usd,
+        {{ hash_sum('line_content_hash') }} as lines_fingerprint
     from order_items
     group by order_id
 
@@ -54,7 +55,8 @@ orders_enriched as (
         coalesce(item_totals.item_quantity, 0) as item_quantity,
         coalesce(item_totals.distinct_product_count, 0) as distinct_product_count,
         coalesce(item_totals.apparel_item_quantity, 0) as apparel_item_quantity,
-        coalesce(item_totals.line_amount_usd, 0) as line_amount_usd
+        coalesce(item_totals.line_amount_usd, 0) as line_amount_usd,
+        item_totals.lines_fingerprint
     from orders
     left join user_id_profiles
         on orders.user_id = user_id_profiles.user_id
@@ -118,7 +120,8 @@ final as (
         customer_order_number,
         completed_order_number,
         {{ dbt.datediff('cast(prior_completed_order_at as date)', 'order_date', 'day') }}
-            as days_since_prior_order
+            as days_since_prior_order,
+        lines_fingerprint
     from sequenced
 
 )
