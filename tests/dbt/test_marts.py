@@ -280,9 +280,8 @@ def test_order_items_state_not_of_this_code_is_rewritten_whole(built: tuple[Path
         if state == "written by other code":
             con.execute("update marts.fct_order_items set inputs_code_hash = 'other code'")
         else:
-            for column in ("line", "order", "product", "design"):
-                con.execute(f"alter table marts.fct_order_items drop column {column}_landed_file_sha256")
-            for column in ("inputs_code_hash", "line_content_hash"):
+            for column in ("line_landed_file_sha256", "order_landed_file_sha256", "product_landed_file_sha256",
+                           "design_landed_file_sha256", "inputs_code_hash", "line_content_hash"):
                 con.execute(f"alter table marts.fct_order_items drop column {column}")
 
     dbt(upgraded, tmp, "run", "--select", "fct_order_items")
