@@ -1,5 +1,6 @@
 """dim_customers__features recomputes only the profiles an incremental run touches, and dim_customers
-built on it, like fct_order_items (rewritten by changed files), still equals a full rebuild.
+built on it, like fct_order_items (rewritten by changed files), still equals a full rebuild; so do
+market_basket and its state, market_basket__pair_counts, which recounts only the changed months.
 
 One warehouse takes a sequence of changes to the landing data, each loaded and followed by a `dbt run`
 WITHOUT --full-refresh; after each, a copy of the same raw data is rebuilt with --full-refresh and:
@@ -8,10 +9,15 @@ WITHOUT --full-refresh; after each, a copy of the same raw data is rebuilt with 
   - the profiles the incremental run recomputed (their dbt_invocation_id changed) are exactly those
     whose fingerprint is new or different in the rebuild, and all of them belong to the ids or
     products the step changed (or to a profile whose members changed): nothing else is recomputed;
-  - the log line `dim_customers__features: N of M profiles touched` says so.
-The steps: new orders for existing people, a past order refunded, new identify events (one carrying
-only an anonymous_id), a link merging two profiles with orders, a super-connector split, a profile that
-vanishes (its only user_id becomes a shared account), a product re-categorised, and no change at all.
+  - the log line `dim_customers__features: N of M profiles touched` says so;
+  - market_basket and market_basket__pair_counts are equal, and the months recounted are those whose
+    fingerprint is new or different in the rebuild, or every month when a product is sold for the
+    first time (outside the covered products); the log line `market_basket__pair_counts: N of M
+    months touched` says so.
+The steps: new orders for existing people, a product's first sale, a past order refunded, new identify
+events (one carrying only an anonymous_id), a link merging two profiles with orders, a super-connector
+split, a profile that vanishes (its only user_id becomes a shared account), a product re-categorised,
+and no change at all.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ ORDER_HEADER = ["order_id", "user_id", "status", "ordered_at", "revenue_usd", "s
                 "refund_amount_usd", "coupon_code"]
 ITEM_HEADER = ["order_item_id", "order_id", "product_id", "design_id", "quantity", "unit_price_usd"]
 TOUCHED = re.compile(r"dim_customers__features: (\d+) of (\d+) profiles touched")
+PAIR_COUNTS = "analytics.market_basket__pair_counts"
+MONTHS_TOUCHED = re.compile(r"market_basket__pair_counts: (\d+) of (\d+) months touched")
+PRODUCT_HEADER = ["product_id", "product_name", "product_style", "product_color", "canvas_group", "is_apparel"]
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -109,6 +118,26 @@ def new_orders(landing: Landing) -> Change:
     return Change(user_ids={user})
 
 
+def first_sale(landing: Landing) -> Change:
+    """A new catalogue product, sold for the first time: market_basket's covered products lack it."""
+    user = "u00070"
+    landing.add("products", PRODUCT_HEADER, [
+        {"product_id": "p-step-new", "product_name": "New mug", "product_style": "classic",
+         "product_color": "white", "canvas_group": "home", "is_apparel": "false"},
+    ])
+    landing.add("orders", ORDER_HEADER, [
+        {"order_id": "o-step-2", "user_id": user, "status": "completed", "ordered_at": "2026-10-26T10:00:00Z",
+         "revenue_usd": "24.98", "subtotal_usd": "24.98", "refund_amount_usd": "", "coupon_code": ""},
+    ])
+    landing.add("order_items", ITEM_HEADER, [
+        {"order_item_id": "i-step-3", "order_id": "o-step-2", "product_id": "p-step-new", "design_id": "d004",
+         "quantity": "1", "unit_price_usd": "14.99"},
+        {"order_item_id": "i-step-4", "order_id": "o-step-2", "product_id": "p003", "design_id": "",
+         "quantity": "1", "unit_price_usd": "9.99"},
+    ])
+    return Change(user_ids={user})
+
+
 def refund(landing: Landing) -> Change:
     order = next(o for o in landing.rows("orders") if o["user_id"] >= "u00050" and o["status"] == "completed")
     landing.add("orders", ORDER_HEADER, [{**order, "status": "refunded", "refund_amount_usd": order["revenue_usd"]}])
@@ -166,14 +195,16 @@ def no_change(landing: Landing) -> Change:
 
 
 STEPS: list[Callable[[Landing], Change]] = [
-    new_orders, refund, new_identify_events, merge, super_connector, vanish, recategorise, no_change,
+    new_orders, first_sale, refund, new_identify_events, merge, super_connector, vanish, recategorise, no_change,
 ]
 
 
 # --- running and comparing -------------------------------------------------------------------------
 
 
-COMPARED = {"marts.dim_customers": "user_main_id", FEATURES: "user_main_id", "marts.fct_order_items": "order_item_id"}
+COMPARED = {"marts.dim_customers": ["user_main_id"], FEATURES: ["user_main_id"],
+            "marts.fct_order_items": ["order_item_id"], "analytics.market_basket": ["product_a_id", "product_b_id"],
+            PAIR_COUNTS: ["order_month", "product_a_id", "product_b_id"]}
 
 
 def table(warehouse: Path, name: str) -> pd.DataFrame:
@@ -188,6 +219,15 @@ def stamps(warehouse: Path) -> dict[str, str]:
 
 def fingerprints(warehouse: Path) -> dict[str, str]:
     return dict(query(warehouse, f"select user_main_id, inputs_fingerprint from {FEATURES}").itertuples(index=False))
+
+
+def month_states(warehouse: Path, column: str) -> dict:
+    """Per month of market_basket__pair_counts: its dbt_invocation_id or month_fingerprint."""
+    return dict(query(warehouse, f"select distinct order_month, {column} from {PAIR_COUNTS}").itertuples(index=False))
+
+
+def changed_keys(before: dict, after: dict) -> set:
+    return {key for key, value in after.items() if before.get(key) != value}
 
 
 Reader = Callable[[str], pd.DataFrame]  # runs a query on one warehouse, lower-case column names
@@ -237,10 +277,11 @@ def test_incremental_steps_recompute_only_touched_profiles_and_equal_a_full_rebu
         load(landing.root, incremental)
         rebuild = tmp_path / f"rebuild-{number}.duckdb"
         copy_warehouse(incremental, rebuild)  # the same raw data, rebuilt from scratch below
-        before = stamps(incremental)
+        before, months_before = stamps(incremental), month_states(incremental, "dbt_invocation_id")
         start = log.stat().st_size if log.exists() else 0
         dbt(incremental, runs, "run")
         logged = TOUCHED.findall(log_since(log, start))
+        logged_months = MONTHS_TOUCHED.findall(log_since(log, start))
         dbt(rebuild, tmp_path / "rebuild-runs", "run", "--full-refresh")
 
         for name in COMPARED:
@@ -262,6 +303,19 @@ def test_incremental_steps_recompute_only_touched_profiles_and_equal_a_full_rebu
             assert recomputed, f"{where}: nothing recomputed"
             assert len(recomputed) <= len(after) // 4, f"{where}: {len(recomputed)} of {len(after)} recomputed"
         recomputed_per_step[step.__name__] = len(recomputed)
+
+        months_after = month_states(incremental, "dbt_invocation_id")
+        recounted = changed_keys(months_before, months_after)
+        if step is first_sale:
+            assert recounted == set(months_after), f"{where}: a first sale recounts every month, not {recounted}"
+        else:
+            changed_months = changed_keys(month_states(previous_rebuild, "month_fingerprint"),
+                                          month_states(rebuild, "month_fingerprint"))
+            assert recounted == changed_months, f"{where}: months recounted {recounted}, changed {changed_months}"
+            assert len(recounted) < len(months_after), f"{where}: every month recounted"
+        assert logged_months == [(str(len(recounted)), str(len(months_after)))], f"{where}: log {logged_months}"
+        if step in (refund, recategorise):
+            assert recounted, f"{where}: no month recounted"
         previous_rebuild = rebuild
 
     # the steps did what they say (or the comparisons above prove little)
@@ -270,11 +324,16 @@ def test_incremental_steps_recompute_only_touched_profiles_and_equal_a_full_rebu
                       f"select user_main_id from stitching.int_user_id_profiles where user_id = '{user_id}'")
         return found.user_main_id[0] if len(found) else None
 
-    assert profile_of(3, "u00012") != profile_of(3, "u00013") and profile_of(4, "u00012") == profile_of(4, "u00013")
-    split = [c for c in range(20, 300, 5) if profile_of(4, f"u{c:05d}") != profile_of(5, f"u{c:05d}")
-             and profile_of(5, f"u{c:05d}") != profile_of(5, f"sha{c:05d}")]
+    def step_number(step: Callable[[Landing], Change]) -> int:
+        return STEPS.index(step) + 1
+
+    merged, split_at, vanished = step_number(merge), step_number(super_connector), step_number(vanish)
+    assert profile_of(merged - 1, "u00012") != profile_of(merged - 1, "u00013")
+    assert profile_of(merged, "u00012") == profile_of(merged, "u00013")
+    split = [c for c in range(20, 300, 5) if profile_of(split_at - 1, f"u{c:05d}") != profile_of(split_at, f"u{c:05d}")
+             and profile_of(split_at, f"u{c:05d}") != profile_of(split_at, f"sha{c:05d}")]
     assert split, "the super-connector split no profile"
-    assert profile_of(5, "u00022") and profile_of(6, "u00022") is None, "u00022's profile did not vanish"
+    assert profile_of(vanished - 1, "u00022") and profile_of(vanished, "u00022") is None, "u00022 did not vanish"
     assert recomputed_per_step["recategorise"] >= 3, recomputed_per_step
     assert len(stamps(incremental)) != profiles_before
 
@@ -307,6 +366,8 @@ def test_one_incremental_step_on_snowflake_sql_via_fakesnow(tmp_path: Path, snow
     assert first["build-1"]["returncode"] == 0, first["build-1"]["output"]
     before = read("c360_marts_inc", f"select user_main_id, dbt_invocation_id, inputs_fingerprint from {FEATURES}")
     graph_before = read("c360_marts_inc", GRAPH)
+    months_sql = f"select distinct order_month, dbt_invocation_id, month_fingerprint from {PAIR_COUNTS}"
+    months_before = read("c360_marts_inc", months_sql)
 
     change = Change()
     for step in (new_orders, refund, merge, recategorise):
@@ -353,3 +414,19 @@ def test_one_incremental_step_on_snowflake_sql_via_fakesnow(tmp_path: Path, snow
     assert recomputed and not recomputed - touched, sorted(recomputed - touched)[:5]
     assert len(recomputed) < len(after), (len(recomputed), len(after))
     assert logged == [(str(len(recomputed)), str(len(after)))], logged
+
+    # market_basket and its state: only the months whose fingerprint changed are recounted
+    for name in ("analytics.market_basket", PAIR_COUNTS):
+        keys = ", ".join(COMPARED[name])
+        pd.testing.assert_frame_equal(
+            read("c360_marts_inc", f"select * from {name} order by {keys}").drop(columns=["dbt_invocation_id"],
+                                                                              errors="ignore"),
+            read("c360_marts_full", f"select * from {name} order by {keys}").drop(columns=["dbt_invocation_id"],
+                                                                               errors="ignore"), obj=name)
+    months_after = read("c360_marts_inc", months_sql)
+    recounted = changed_keys(dict(zip(months_before.order_month, months_before.dbt_invocation_id, strict=True)),
+                             dict(zip(months_after.order_month, months_after.dbt_invocation_id, strict=True)))
+    rebuilt_months = read("c360_marts_full", months_sql)
+    changed_months = changed_keys(dict(zip(months_before.order_month, months_before.month_fingerprint, strict=True)),
+                                  dict(zip(rebuilt_months.order_month, rebuilt_months.month_fingerprint, strict=True)))
+    assert recounted == changed_months and 0 < len(recounted) < len(months_after), (recounted, changed_months)

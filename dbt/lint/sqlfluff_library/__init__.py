@@ -53,6 +53,7 @@ dbt = SimpleNamespace(
     hash=_hash,
     concat=lambda parts: " || ".join(parts),
     datediff=lambda first, second, part: f"date_diff('{part}', {first}, {second})",
+    date_trunc=lambda part, date: f"date_trunc('{part}', {date})",
     current_timestamp=lambda: "current_timestamp",
 )
 
@@ -143,7 +144,7 @@ def hash_sum(hash_column):
     return f"cast(sum({hash_column}) as varchar)"
 
 
-def log_touched_profiles():
+def log_touched(key, noun):
     return ""
 
 

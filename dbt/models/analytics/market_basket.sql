@@ -1,14 +1,15 @@
 {#- Product pairs bought together in the same completed order, with association measures.
 
-    Support is a share of baskets (completed orders with at least one line). A pair can only reach
-    min support if both of its products do, so products below it are dropped before the pair
-    self-join, which cuts the join to the few frequent products instead of all items squared.
-    Pairs are unordered (product_a_id < product_b_id); confidence is given both ways. -#}
+    Support is a share of baskets (completed orders with lines). The counts come from
+    market_basket__pair_counts, per month and additive: a product's baskets are the sum of its
+    own rows, a pair's the sum of its rows. A pair can only reach min support if both of its
+    products do, and the state pairs every such product. Pairs are unordered
+    (product_a_id < product_b_id); confidence is given both ways. -#}
 {%- set min_support = var('market_basket_min_support') | float -%}
 
-with order_items as (
+with pair_counts as (
 
-    select * from {{ ref('fct_order_items') }}
+    select * from {{ ref('market_basket__pair_counts') }}
 
 ),
 
@@ -27,30 +28,26 @@ product_names as (
 
 ),
 
-basket_lines as (
-
-    select distinct
-        order_id,
-        product_id
-    from order_items
-    where order_status = 'completed'
-
-),
-
 basket_count as (
 
-    select count(distinct order_id) as total_baskets
-    from basket_lines
+    select cast(sum(month_baskets) as {{ dbt.type_bigint() }}) as total_baskets
+    from (
+        select distinct
+            order_month,
+            month_baskets
+        from pair_counts
+    ) as months
 
 ),
 
 product_baskets as (
 
     select
-        product_id,
-        count(*) as baskets
-    from basket_lines
-    group by product_id
+        product_a_id as product_id,
+        cast(sum(baskets) as {{ dbt.type_bigint() }}) as baskets
+    from pair_counts
+    where product_a_id = product_b_id
+    group by product_a_id
 
 ),
 
@@ -65,29 +62,19 @@ frequent_products as (
 
 ),
 
-frequent_lines as (
-
-    select
-        basket_lines.order_id,
-        basket_lines.product_id
-    from basket_lines
-    inner join frequent_products
-        on basket_lines.product_id = frequent_products.product_id
-
-),
-
 pairs as (
 
     select
-        line_a.product_id as product_a_id,
-        line_b.product_id as product_b_id,
-        count(*) as pair_baskets
-    from frequent_lines as line_a
-    inner join frequent_lines as line_b
-        on
-            line_a.order_id = line_b.order_id
-            and line_a.product_id < line_b.product_id
-    group by line_a.product_id, line_b.product_id
+        pair_counts.product_a_id,
+        pair_counts.product_b_id,
+        cast(sum(pair_counts.baskets) as {{ dbt.type_bigint() }}) as pair_baskets
+    from pair_counts
+    inner join frequent_products as product_a
+        on pair_counts.product_a_id = product_a.product_id
+    inner join frequent_products as product_b
+        on pair_counts.product_b_id = product_b.product_id
+    where pair_counts.product_a_id < pair_counts.product_b_id
+    group by pair_counts.product_a_id, pair_counts.product_b_id
 
 ),
 

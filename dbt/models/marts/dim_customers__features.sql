@@ -6,7 +6,7 @@
         on_schema_change='sync_all_columns',
         post_hook=[
             "{{ delete_vanished_rows('user_main_id', ref('int_user_id_profiles')) }}",
-            "{{ log_touched_profiles() }}",
+            "{{ log_touched('user_main_id', 'profiles') }}",
         ],
     )
 }}
