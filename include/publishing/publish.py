@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 # The feature view the downstream DAGs read; its row count travels with the asset event.
 FEATURE_VIEW = "marts.with_user_id"
 # A model's own work and state tables (dbt's `__dbt_tmp`/`__dbt_backup`, connected_components'
-# `__cc_state`, the incremental states of dim_customers and market_basket, `dim_customers__features`
-# and `market_basket__pair_counts`) live beside it in the build schema; readers get no view of them.
-INTERNAL = re.compile(r"__(dbt|cc)_|__(features|pair_counts)$")
+# `__cc_state`, the incremental states `dim_customers__features`, `market_basket__pair_counts` and
+# `product_performance__customers`) live beside it in the build schema; readers get no view of them.
+INTERNAL = re.compile(r"__(dbt|cc)_|__(features|pair_counts|customers)$")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ WITHOUT --full-refresh; after each, a copy of the same raw data is rebuilt with 
     whose fingerprint is new or different in the rebuild, and all of them belong to the ids or
     products the step changed (or to a profile whose members changed): nothing else is recomputed;
   - the log line `dim_customers__features: N of M profiles touched` says so;
+  - product_performance and its state product_performance__customers are equal, and the profiles
+    that state recomputed are among those dim_customers__features recomputed;
   - market_basket and market_basket__pair_counts are equal, and the months recounted are those whose
     fingerprint is new or different in the rebuild, or every month when a product is sold for the
     first time (outside the covered products); the log line `market_basket__pair_counts: N of M
@@ -44,6 +46,8 @@ ORDER_HEADER = ["order_id", "user_id", "status", "ordered_at", "revenue_usd", "s
 ITEM_HEADER = ["order_item_id", "order_id", "product_id", "design_id", "quantity", "unit_price_usd"]
 TOUCHED = re.compile(r"dim_customers__features: (\d+) of (\d+) profiles touched")
 PAIR_COUNTS = "analytics.market_basket__pair_counts"
+PRODUCT_CUSTOMERS = "analytics.product_performance__customers"
+CUSTOMERS_TOUCHED = re.compile(r"product_performance__customers: (\d+) of (\d+) profiles touched")
 MONTHS_TOUCHED = re.compile(r"market_basket__pair_counts: (\d+) of (\d+) months touched")
 PRODUCT_HEADER = ["product_id", "product_name", "product_style", "product_color", "canvas_group", "is_apparel"]
 
@@ -204,7 +208,8 @@ STEPS: list[Callable[[Landing], Change]] = [
 
 COMPARED = {"marts.dim_customers": ["user_main_id"], FEATURES: ["user_main_id"],
             "marts.fct_order_items": ["order_item_id"], "analytics.market_basket": ["product_a_id", "product_b_id"],
-            PAIR_COUNTS: ["order_month", "product_a_id", "product_b_id"]}
+            PAIR_COUNTS: ["order_month", "product_a_id", "product_b_id"],
+            "analytics.product_performance": ["product_id"], PRODUCT_CUSTOMERS: ["user_main_id", "product_id"]}
 
 
 def table(warehouse: Path, name: str) -> pd.DataFrame:
@@ -224,6 +229,11 @@ def fingerprints(warehouse: Path) -> dict[str, str]:
 def month_states(warehouse: Path, column: str) -> dict:
     """Per month of market_basket__pair_counts: its dbt_invocation_id or month_fingerprint."""
     return dict(query(warehouse, f"select distinct order_month, {column} from {PAIR_COUNTS}").itertuples(index=False))
+
+
+def buyer_stamps(warehouse: Path) -> dict[str, str]:
+    return dict(query(warehouse, f"select distinct user_main_id, dbt_invocation_id from {PRODUCT_CUSTOMERS}")
+                .itertuples(index=False))
 
 
 def changed_keys(before: dict, after: dict) -> set:
@@ -278,10 +288,12 @@ def test_incremental_steps_recompute_only_touched_profiles_and_equal_a_full_rebu
         rebuild = tmp_path / f"rebuild-{number}.duckdb"
         copy_warehouse(incremental, rebuild)  # the same raw data, rebuilt from scratch below
         before, months_before = stamps(incremental), month_states(incremental, "dbt_invocation_id")
+        buyers_before = buyer_stamps(incremental)
         start = log.stat().st_size if log.exists() else 0
         dbt(incremental, runs, "run")
         logged = TOUCHED.findall(log_since(log, start))
         logged_months = MONTHS_TOUCHED.findall(log_since(log, start))
+        logged_customers = CUSTOMERS_TOUCHED.findall(log_since(log, start))
         dbt(rebuild, tmp_path / "rebuild-runs", "run", "--full-refresh")
 
         for name in COMPARED:
@@ -316,6 +328,12 @@ def test_incremental_steps_recompute_only_touched_profiles_and_equal_a_full_rebu
         assert logged_months == [(str(len(recounted)), str(len(months_after)))], f"{where}: log {logged_months}"
         if step in (refund, recategorise):
             assert recounted, f"{where}: no month recounted"
+
+        # product_performance's reach: only buyers among the recomputed profiles are recomputed
+        buyers_after = buyer_stamps(incremental)
+        recomputed_buyers = changed_keys(buyers_before, buyers_after)
+        assert recomputed_buyers <= recomputed, f"{where}: {sorted(recomputed_buyers - recomputed)[:5]}"
+        assert logged_customers == [(str(len(recomputed_buyers)), str(len(buyers_after)))], where
         previous_rebuild = rebuild
 
     # the steps did what they say (or the comparisons above prove little)
@@ -416,7 +434,7 @@ def test_one_incremental_step_on_snowflake_sql_via_fakesnow(tmp_path: Path, snow
     assert logged == [(str(len(recomputed)), str(len(after)))], logged
 
     # market_basket and its state: only the months whose fingerprint changed are recounted
-    for name in ("analytics.market_basket", PAIR_COUNTS):
+    for name in ("analytics.market_basket", PAIR_COUNTS, "analytics.product_performance", PRODUCT_CUSTOMERS):
         keys = ", ".join(COMPARED[name])
         pd.testing.assert_frame_equal(
             read("c360_marts_inc", f"select * from {name} order by {keys}").drop(columns=["dbt_invocation_id"],

@@ -5,7 +5,11 @@
     (excluded ids) count in units and revenue but not as a customer.
     ABC: products ranked by revenue (ties by product_id); a product is A while the revenue of the
     products ranked above it is below 80 % of the total, B below 95 %, else C. The product that
-    crosses 80 % is therefore still A, and the top seller is always A. -#}
+    crosses 80 % is therefore still A, and the top seller is always A.
+
+    Two incremental states carry the counts that need every line: orders per product are the
+    baskets holding it (market_basket__pair_counts), and each profile's orders per product are
+    in product_performance__customers. -#}
 with order_items as (
 
     select * from {{ ref('fct_order_items') }}
@@ -18,9 +22,15 @@ products as (
 
 ),
 
-user_ids as (
+customer_products as (
 
-    select * from {{ ref('int_user_id_profiles') }}
+    select * from {{ ref('product_performance__customers') }}
+
+),
+
+pair_counts as (
+
+    select * from {{ ref('market_basket__pair_counts') }}
 
 ),
 
@@ -38,33 +48,6 @@ catalogue as (
 
 ),
 
-completed_lines as (
-
-    select
-        order_items.order_id,
-        order_items.product_id,
-        order_items.quantity,
-        order_items.line_amount_usd,
-        user_ids.user_main_id
-    from order_items
-    left join user_ids
-        on order_items.user_id = user_ids.user_id
-    where order_items.order_status = 'completed'
-
-),
-
-customer_products as (
-
-    select
-        product_id,
-        user_main_id,
-        count(distinct order_id) as order_count
-    from completed_lines
-    where user_main_id is not null
-    group by product_id, user_main_id
-
-),
-
 product_customers as (
 
     select
@@ -76,14 +59,25 @@ product_customers as (
 
 ),
 
+product_orders as (
+
+    select
+        product_a_id as product_id,
+        cast(sum(baskets) as {{ dbt.type_bigint() }}) as order_count
+    from pair_counts
+    where product_a_id = product_b_id
+    group by product_a_id
+
+),
+
 product_sales as (
 
     select
         product_id,
         cast(sum(quantity) as {{ dbt.type_bigint() }}) as units_sold,
-        sum(line_amount_usd) as revenue_usd,
-        count(distinct order_id) as order_count
-    from completed_lines
+        sum(line_amount_usd) as revenue_usd
+    from order_items
+    where order_status = 'completed'
     group by product_id
 
 ),
@@ -91,7 +85,7 @@ product_sales as (
 buying_customers as (
 
     select count(distinct user_main_id) as customer_count
-    from completed_lines
+    from customer_products
 
 ),
 
@@ -106,7 +100,7 @@ joined as (
         catalogue.is_apparel,
         coalesce(product_sales.units_sold, 0) as units_sold,
         coalesce(product_sales.revenue_usd, 0) as revenue_usd,
-        coalesce(product_sales.order_count, 0) as order_count,
+        coalesce(product_orders.order_count, 0) as order_count,
         coalesce(product_customers.unique_customers, 0) as unique_customers,
         coalesce(product_customers.repeat_customers, 0) as repeat_customers,
         buying_customers.customer_count as all_buying_customers
@@ -114,6 +108,8 @@ joined as (
     cross join buying_customers
     left join product_sales
         on catalogue.product_id = product_sales.product_id
+    left join product_orders
+        on catalogue.product_id = product_orders.product_id
     left join product_customers
         on catalogue.product_id = product_customers.product_id
 

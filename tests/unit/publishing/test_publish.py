@@ -106,7 +106,8 @@ def test_publish_drops_views_of_models_gone_and_keeps_tables_of_its_own(db: Db) 
 
 
 @pytest.mark.parametrize("internal", [
-    "int_id_components__cc_state", "dim_customers__features", "market_basket__pair_counts"])
+    "int_id_components__cc_state", "dim_customers__features", "market_basket__pair_counts",
+    "product_performance__customers"])
 def test_models_internal_tables_get_no_view(db: Db, internal: str) -> None:
     run(db, "r1", ["ann"], "pass", extra_model=internal)
     assert db.table_exists(f"stitching__blue.{internal}")
