@@ -148,6 +148,18 @@ def log_touched(key, noun):
     return ""
 
 
+# --- macros/analytics ------------------------------------------------------------------------------
+def basket_month(timestamp_column):
+    return f"cast(date_trunc('month', {timestamp_column}) as date)"
+
+
+def basket_product_counts(pair_counts):
+    return (
+        "select product_a_id as product_id, cast(sum(baskets) as bigint) as baskets"
+        f" from {pair_counts} where product_a_id = product_b_id group by product_a_id"
+    )
+
+
 # --- dbt context values a model may read ------------------------------------------------------------
 invocation_id = "00000000-0000-0000-0000-000000000000"
 

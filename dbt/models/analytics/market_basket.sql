@@ -42,12 +42,7 @@ basket_count as (
 
 product_baskets as (
 
-    select
-        product_a_id as product_id,
-        cast(sum(baskets) as {{ dbt.type_bigint() }}) as baskets
-    from pair_counts
-    where product_a_id = product_b_id
-    group by product_a_id
+    {{ basket_product_counts('pair_counts') }}
 
 ),
 

@@ -7,7 +7,7 @@
         post_hook=[
             "{% if is_incremental() %}
             delete from {{ this }} where order_month not in (
-                select cast({{ dbt.date_trunc('month', 'ordered_at') }} as date)
+                select {{ basket_month('ordered_at') }}
                 from {{ ref('fct_orders') }} where is_completed and line_count > 0
             )
         {% endif %}",
@@ -54,7 +54,7 @@ order_items as (
 current_months as (
 
     select
-        cast({{ dbt.date_trunc('month', 'ordered_at') }} as date) as order_month,
+        {{ basket_month('ordered_at') }} as order_month,
         count(*) as month_baskets,
         {{ hash_sum(row_hash(['order_id', 'lines_fingerprint'])) }} as month_fingerprint
     from orders
@@ -149,13 +149,13 @@ changed_months as (
 changed_month_lines as (
 
     select distinct
-        cast({{ dbt.date_trunc('month', 'ordered_at') }} as date) as order_month,
+        {{ basket_month('ordered_at') }} as order_month,
         order_id,
         product_id
     from order_items
     where
         order_status = 'completed'
-        and cast({{ dbt.date_trunc('month', 'ordered_at') }} as date)
+        and {{ basket_month('ordered_at') }}
         in (select changed_months.order_month from changed_months)
 
 ),
@@ -240,7 +240,7 @@ recounted_lines as (
     select * from changed_month_lines
     union all
     select distinct
-        cast({{ dbt.date_trunc('month', 'order_items.ordered_at') }} as date) as order_month,
+        {{ basket_month('order_items.ordered_at') }} as order_month,
         order_items.order_id,
         order_items.product_id
     from order_items
@@ -248,7 +248,7 @@ recounted_lines as (
     where
         uncovered_products.products > 0
         and order_items.order_status = 'completed'
-        and cast({{ dbt.date_trunc('month', 'order_items.ordered_at') }} as date)
+        and {{ basket_month('order_items.ordered_at') }}
         in (select kept_months.order_month from kept_months)
 
 ),

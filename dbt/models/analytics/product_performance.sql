@@ -59,14 +59,11 @@ product_customers as (
 
 ),
 
-product_orders as (
+{#- A product's orders are the baskets holding it. #}
 
-    select
-        product_a_id as product_id,
-        cast(sum(baskets) as {{ dbt.type_bigint() }}) as order_count
-    from pair_counts
-    where product_a_id = product_b_id
-    group by product_a_id
+product_baskets as (
+
+    {{ basket_product_counts('pair_counts') }}
 
 ),
 
@@ -100,7 +97,7 @@ joined as (
         catalogue.is_apparel,
         coalesce(product_sales.units_sold, 0) as units_sold,
         coalesce(product_sales.revenue_usd, 0) as revenue_usd,
-        coalesce(product_orders.order_count, 0) as order_count,
+        coalesce(product_baskets.baskets, 0) as order_count,
         coalesce(product_customers.unique_customers, 0) as unique_customers,
         coalesce(product_customers.repeat_customers, 0) as repeat_customers,
         buying_customers.customer_count as all_buying_customers
@@ -108,8 +105,8 @@ joined as (
     cross join buying_customers
     left join product_sales
         on catalogue.product_id = product_sales.product_id
-    left join product_orders
-        on catalogue.product_id = product_orders.product_id
+    left join product_baskets
+        on catalogue.product_id = product_baskets.product_id
     left join product_customers
         on catalogue.product_id = product_customers.product_id
 
