@@ -58,6 +58,8 @@ def airflow_env(airflow_home: Path, duckdb_path: Path, **extra: str) -> dict[str
         **os.environ,
         "PYTHONPATH": str(PROJECT_ROOT),
         "AIRFLOW_HOME": str(airflow_home),
+        # Cosmos' partial-parse cache per Airflow home, not one /tmp/cosmos for every test and user.
+        "AIRFLOW__COSMOS__CACHE_DIR": str(airflow_home / "cosmos_cache"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

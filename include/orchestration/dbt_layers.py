@@ -70,7 +70,8 @@ def execution_config(mode: str) -> ExecutionConfig:
 
 
 def operator_args() -> dict[str, Any]:
-    args: dict[str, Any] = {"full_refresh": "{{ params.full_refresh }}", "append_env": True}
+    args: dict[str, Any] = {"full_refresh": "{{ params.full_refresh }}", "append_env": True,
+                            "pre_execute": cosmos_patches.cache_per_build_colour}
     if settings.DUCKDB_POOL:
         args["pool"] = settings.DUCKDB_POOL
     return args

@@ -146,6 +146,21 @@ def test_every_layer_shares_one_cache_dir(dag) -> None:
     assert dirs == {cosmos_settings.cache_dir / "customer_360"}
 
 
+def test_a_dbt_task_keeps_its_partial_parse_under_the_colour_its_run_builds(dag) -> None:
+    producer = cosmos_patches.watcher_producer(dag.task_group_dict["staging"])
+    shared = cosmos_settings.cache_dir / "customer_360"
+    for colour in ("blue", "green"):
+        task = SimpleNamespace(env={**producer.env, cosmos_patches.BUILD_COLOUR_ENV: colour}, cache_dir=shared)
+        cosmos_patches.cache_per_build_colour({"task": task})
+        cosmos_patches.cache_per_build_colour({"task": task})  # a retry in the same process: no blue/blue
+        assert task.cache_dir == shared / colour
+    uncoloured = SimpleNamespace(env={cosmos_patches.BUILD_COLOUR_ENV: ""}, cache_dir=shared)
+    cosmos_patches.cache_per_build_colour({"task": uncoloured})
+    assert uncoloured.cache_dir == shared
+    # The DAG gives the colour to dbt under the name the hook reads.
+    assert cosmos_patches.BUILD_COLOUR_ENV in producer.env
+
+
 # --- tests_never_retry ---------------------------------------------------------------------------------------
 
 

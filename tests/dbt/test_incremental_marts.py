@@ -39,6 +39,8 @@ from tests.support.marts_fixtures import make_landing
 pytestmark = pytest.mark.slow  # a dozen dbt runs of the whole project
 
 FEATURES = "marts.dim_customers__features"
+ORDERS = "marts.fct_orders"
+ORDERS_TOUCHED = re.compile(r"fct_orders: (\d+) of (\d+) orders touched")
 IDENTIFY_HEADER = ["id", "anonymous_id", "user_id", "timestamp", "received_at", "context_traits_email",
                    "context_library_name"]
 ORDER_HEADER = ["order_id", "user_id", "status", "ordered_at", "revenue_usd", "subtotal_usd",
@@ -207,7 +209,8 @@ STEPS: list[Callable[[Landing], Change]] = [
 
 
 COMPARED = {"marts.dim_customers": ["user_main_id"], FEATURES: ["user_main_id"],
-            "marts.fct_order_items": ["order_item_id"], "analytics.market_basket": ["product_a_id", "product_b_id"],
+            "marts.fct_order_items": ["order_item_id"], ORDERS: ["order_id"],
+            "analytics.market_basket": ["product_a_id", "product_b_id"],
             PAIR_COUNTS: ["order_month", "product_a_id", "product_b_id"],
             "analytics.product_performance": ["product_id"], PRODUCT_CUSTOMERS: ["user_main_id", "product_id"]}
 
@@ -234,6 +237,16 @@ def month_states(warehouse: Path, column: str) -> dict:
 def buyer_stamps(warehouse: Path) -> dict[str, str]:
     return dict(query(warehouse, f"select distinct user_main_id, dbt_invocation_id from {PRODUCT_CUSTOMERS}")
                 .itertuples(index=False))
+
+
+def order_stamps(warehouse: Path) -> dict[str, str]:
+    return dict(query(warehouse, f"select order_id, dbt_invocation_id from {ORDERS}").itertuples(index=False))
+
+
+def order_rows(warehouse: Path) -> dict[str, str]:
+    """Per order of fct_orders, its row but for the invocation stamp (as text: nulls compare equal)."""
+    frame = query(warehouse, f"select * from {ORDERS}").drop(columns=["dbt_invocation_id"])
+    return {row.order_id: str(tuple(row)) for row in frame.itertuples(index=False)}
 
 
 def changed_keys(before: dict, after: dict) -> set:
@@ -288,10 +301,11 @@ def test_incremental_steps_recompute_only_touched_profiles_and_equal_a_full_rebu
         rebuild = tmp_path / f"rebuild-{number}.duckdb"
         copy_warehouse(incremental, rebuild)  # the same raw data, rebuilt from scratch below
         before, months_before = stamps(incremental), month_states(incremental, "dbt_invocation_id")
-        buyers_before = buyer_stamps(incremental)
+        buyers_before, orders_before = buyer_stamps(incremental), order_stamps(incremental)
         start = log.stat().st_size if log.exists() else 0
         dbt(incremental, runs, "run")
         logged = TOUCHED.findall(log_since(log, start))
+        logged_orders = ORDERS_TOUCHED.findall(log_since(log, start))
         logged_months = MONTHS_TOUCHED.findall(log_since(log, start))
         logged_customers = CUSTOMERS_TOUCHED.findall(log_since(log, start))
         dbt(rebuild, tmp_path / "rebuild-runs", "run", "--full-refresh")
@@ -315,6 +329,18 @@ def test_incremental_steps_recompute_only_touched_profiles_and_equal_a_full_rebu
             assert recomputed, f"{where}: nothing recomputed"
             assert len(recomputed) <= len(after) // 4, f"{where}: {len(recomputed)} of {len(after)} recomputed"
         recomputed_per_step[step.__name__] = len(recomputed)
+
+        # fct_orders writes exactly the orders whose row differs from the stored one
+        orders_after = order_stamps(incremental)
+        rewritten = changed_keys(orders_before, orders_after)
+        differing = changed_keys(order_rows(previous_rebuild), order_rows(rebuild))
+        assert rewritten == differing, f"{where}: orders written {sorted(rewritten ^ differing)[:5]} wrongly"
+        assert logged_orders == [(str(len(rewritten)), str(len(orders_after)))], f"{where}: log {logged_orders}"
+        assert len(rewritten) < len(orders_after), f"{where}: every order rewritten"
+        if step is no_change:
+            assert not rewritten, where
+        elif step in (new_orders, refund, merge, recategorise):
+            assert rewritten, f"{where}: no order rewritten"
 
         months_after = month_states(incremental, "dbt_invocation_id")
         recounted = changed_keys(months_before, months_after)
@@ -414,6 +440,14 @@ def test_one_incremental_step_on_snowflake_sql_via_fakesnow(tmp_path: Path, snow
         return read(database, "select * from marts.fct_order_items order by order_item_id")
 
     pd.testing.assert_frame_equal(order_items("c360_marts_inc"), order_items("c360_marts_full"))
+
+    def orders(database: str) -> pd.DataFrame:
+        return read(database, f"select * from {ORDERS} order by order_id").drop(columns=["dbt_invocation_id"])
+
+    pd.testing.assert_frame_equal(orders("c360_marts_inc"), orders("c360_marts_full"))
+    logged_orders = ORDERS_TOUCHED.findall((work / "logs-build-2" / "dbt.log").read_text(encoding="utf-8",
+                                                                                          errors="replace"))
+    assert len(logged_orders) == 1 and 0 < int(logged_orders[0][0]) < int(logged_orders[0][1]), logged_orders
 
     def features(database: str) -> pd.DataFrame:
         return read(database, f"select * from {FEATURES} order by user_main_id").drop(columns=["dbt_invocation_id"])

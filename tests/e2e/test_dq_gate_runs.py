@@ -218,6 +218,14 @@ def test_a_failed_gate_leaves_readers_on_the_clean_run(gate_runs: GateRuns) -> N
     assert largest > 10_000 > published_largest
 
 
+def test_each_build_colour_keeps_its_own_partial_parse(gate_runs: GateRuns, airflow_home: Path) -> None:
+    # The clean run built blue, the broken one green, in one Airflow home: a run of either colour
+    # next starts from a parse made with its colour (cosmos_patches.cache_per_build_colour).
+    cache = airflow_home / "cosmos_cache" / "customer_360"
+    for colour in ("blue", "green"):
+        assert (cache / colour / "target" / "partial_parse.msgpack").is_file(), colour
+
+
 @pytest.fixture(scope="module")
 def recovered(gate_runs: GateRuns, small_landing: Path, tmp_path_factory: pytest.TempPathFactory
               ) -> tuple[DagRunResult, Path]:
