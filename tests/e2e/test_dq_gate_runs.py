@@ -145,8 +145,8 @@ def gate_runs(request: pytest.FixtureRequest) -> GateRuns:
     return gate_runs_for(request)
 
 
-# Columns that name the run or the time that wrote a row: two runs on the same data differ only there.
-VOLATILE = re.compile(r"(run_id|_at)$")
+# Columns that name the run, invocation or time that wrote a row: two runs on the same data differ only there.
+VOLATILE = re.compile(r"(run_id|_at|dbt_invocation_id)$")
 
 
 def published_hashes(warehouse: Path) -> dict[str, tuple]:
