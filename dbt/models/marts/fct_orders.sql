@@ -30,6 +30,8 @@
     'refund_amount_usd', 'customer_order_number', 'completed_order_number',
     'days_since_prior_order', 'inputs_code_hash',
 ] + item_total_columns -%}
+{#- One definition for the fingerprint stored and the one it is compared with. #}
+{%- set lines_fingerprint = hash_sum('order_lines.line_content_hash') -%}
 {%- set code_hash = model_code_hash() -%}
 {%- set incremental = is_incremental_with(item_total_columns + ['inputs_code_hash'], code_hash) -%}
 
@@ -55,7 +57,7 @@ line_fingerprints as (
     select
         order_lines.order_id,
         count(*) as line_count,
-        {{ hash_sum('order_lines.line_content_hash') }} as lines_fingerprint
+        {{ lines_fingerprint }} as lines_fingerprint
     from {{ ref('fct_order_items') }} as order_lines
     group by order_lines.order_id
 
@@ -105,7 +107,7 @@ recomputed_item_totals as (
             as {{ dbt.type_bigint() }}
         ) as apparel_item_quantity,
         sum(order_lines.line_amount_usd) as line_amount_usd,
-        {{ hash_sum('order_lines.line_content_hash') }} as lines_fingerprint
+        {{ lines_fingerprint }} as lines_fingerprint
     from {{ ref('fct_order_items') }} as order_lines
     {%- if incremental %}
     where order_lines.order_id in (select changed_line_orders.order_id from changed_line_orders)
